@@ -1,0 +1,34 @@
+# The two commands README.md documents: `make demo` and `make test`. Both set up
+# everything they need on a fresh machine that has Python 3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install services bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run Podium with the embedded default: SQLite, no Redis, a simulated PSA with demo data.
+demo: $(STAMP)
+	$(BIN)/podium --instance instance/demo demo
+
+## Run the whole test suite against SQLite, PostgreSQL and Redis (started if installed but down).
+test: $(STAMP) services
+	PODIUM_REQUIRE_SERVICES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+services:
+	scripts/ensure_services.sh
+
+## Benchmarks are run on demand, never by the test suite.
+bench: $(STAMP) services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance/demo .pytest_cache

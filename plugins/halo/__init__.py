@@ -1,0 +1,1 @@
+"""Podium's halo plugin."""

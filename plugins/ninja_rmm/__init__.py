@@ -1,0 +1,1 @@
+"""Podium's ninja_rmm plugin."""

@@ -1,0 +1,1 @@
+"""Templates and static files for pods and admin pages, shipped as package data."""
