@@ -10,7 +10,6 @@ process (the embedded default); with Redis, RQ workers elsewhere do it.
 from __future__ import annotations
 
 import atexit
-import importlib.util
 
 from flask import Flask
 
@@ -23,8 +22,8 @@ def create_app(podium: Podium | None = None, *, run_jobs: bool | None = None) ->
     """Build the web app around ``podium`` (default: a runtime from the environment).
 
     ``run_jobs`` starts the database job-queue worker thread; by default it starts when
-    no ``REDIS_URL`` is configured and the DB queue is installed. Tests and processes that
-    only serve requests pass ``run_jobs=False``.
+    no ``REDIS_URL`` is configured. Tests, and processes that must only serve requests,
+    pass ``run_jobs=False``.
     """
     podium = podium or Podium.from_env()
     app = Flask("podium")
@@ -34,14 +33,14 @@ def create_app(podium: Podium | None = None, *, run_jobs: bool | None = None) ->
     register_api(app)
     app.register_blueprint(introspection)
     if run_jobs is None:
-        run_jobs = podium.config.redis_url is None and importlib.util.find_spec("podium.dbqueue") is not None
+        run_jobs = podium.config.redis_url is None
     if run_jobs:
         _start_db_queue(app, podium)
     return app
 
 
 def _start_db_queue(app: Flask, podium: Podium) -> None:
-    from podium.dbqueue import DbQueueWorker  # noqa: PLC0415 - optional layer, present only with the DB queue
+    from podium.dbqueue import DbQueueWorker  # noqa: PLC0415 - only the embedded setup needs it
 
     worker = DbQueueWorker(podium)
     worker.start()

@@ -148,6 +148,7 @@ def tenant_session() -> Session:
 
 
 def current_tenant() -> Tenant:
+    """The caller's tenant, loaded in the request's session (so a PATCH is saved with it)."""
     return tenant_session().get(Tenant, current_user().tenant_id)
 
 

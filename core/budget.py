@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import Protocol
 
 import redis
@@ -27,6 +28,15 @@ from podium.db import Database, upsert
 from podium.models import RequestBudget as BudgetRow
 
 WINDOW_SECONDS = 60
+
+
+@cache
+def redis_client(url: str) -> redis.Redis:
+    """One client (and connection pool) per Redis URL per process, shared by every budget.
+
+    redis-py's pool is thread-safe and resets itself in a forked child (RQ workers fork).
+    """
+    return redis.Redis.from_url(url)
 
 
 class BudgetStore(Protocol):
@@ -129,7 +139,7 @@ class RequestBudget:
         """The budget of one connection on the backend the runtime has (Redis if configured)."""
         store: BudgetStore
         if redis_url:
-            store = RedisBudgetStore(redis.Redis.from_url(redis_url), tenant_id, connection_id)
+            store = RedisBudgetStore(redis_client(redis_url), tenant_id, connection_id)
         else:
             store = DatabaseBudgetStore(db, tenant_id, connection_id)
         return cls(store, limit, clock=clock, sleep=sleep)

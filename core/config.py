@@ -16,6 +16,10 @@ from typing import Any
 
 ENV_PREFIX = "PODIUM_"
 
+TUNING_KEYS = ("http_retry_attempts", "http_retry_backoff", "http_retry_max_wait", "http_retry_jitter")
+"""Settings read by one module each (``podium.http.RetryPolicy``), kept in ``Config.extra``;
+set as ``PODIUM_HTTP_RETRY_ATTEMPTS`` etc. or in the instance file."""
+
 
 def _split(value: str | None) -> tuple[str, ...] | None:
     """Parse a comma-separated list from the environment; unset means "no list"."""
@@ -98,7 +102,9 @@ class Config:
             if raw is not None:
                 values[name] = cast(raw)
         values.update({k: v for k, v in overrides.items() if k in known})
-        values["extra"] = {k: v for k, v in overrides.items() if k not in known}
+        extra = {key: pick(key, f"{ENV_PREFIX}{key.upper()}") for key in TUNING_KEYS}
+        extra.update({k: v for k, v in overrides.items() if k not in known})
+        values["extra"] = {k: v for k, v in extra.items() if v is not None}
         return cls(**values)
 
 

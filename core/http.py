@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -62,7 +62,7 @@ class RetryPolicy:
     max_wait: float = 60.0
     jitter: float = 1.0
 
-    EXTRA_KEYS = {
+    EXTRA_KEYS: ClassVar[dict[str, str]] = {
         "max_attempts": "http_retry_attempts",
         "backoff": "http_retry_backoff",
         "max_wait": "http_retry_max_wait",
@@ -132,7 +132,7 @@ def vendor_message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:MAX_BODY_CHARS] or response.reason_phrase
+        return response.text.strip()[:MAX_BODY_CHARS] or httpx.codes.get_reason_phrase(response.status_code)
     if not isinstance(body, dict):
         return str(body)[:MAX_BODY_CHARS]
     parts: list[str] = []
@@ -167,7 +167,7 @@ class RestClient:
     error message. ``sleep`` is what retries wait with (tests pass a recorder).
     """
 
-    SECRET_HEADER_HINTS = ("authorization", "key", "token", "secret", "password", "code", "cookie")
+    SECRET_HEADER_HINTS: ClassVar[tuple[str, ...]] = ("authorization", "key", "token", "secret", "password", "code", "cookie")
 
     def __init__(
         self,
@@ -277,7 +277,8 @@ class RestClient:
         if status == 404 and missing_ok:
             return None
         message = self.redact(
-            f"{self.label}: {where} answered {status} {response.reason_phrase}: {vendor_message(response)}"
+            f"{self.label}: {where} answered {status} {httpx.codes.get_reason_phrase(status)}: "
+            f"{vendor_message(response)}"
         )
         if status in RETRIABLE_STATUSES or status >= 500:
             raise RetriableError(

@@ -149,18 +149,16 @@ class JobType:
             raise JobArgumentError("merge", f"{self.name!r} has no parameter {self.merge!r} to merge")
         object.__setattr__(self, "parameters", parameters)
 
-    @property
-    def retry_intervals(self) -> list[int]:
-        """The wait before each retry, one per retry (so both backends agree exactly)."""
-        retries = self.max_attempts - 1
-        if retries == 0:
-            return []
-        pattern = list(self.backoff) or [0]
-        return [pattern[min(i, len(pattern) - 1)] for i in range(retries)]
-
     def backoff_after(self, attempt: int) -> int:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return self.retry_intervals[attempt - 1]
+        pattern = self.backoff or (0,)
+        return pattern[min(attempt, len(pattern)) - 1]
+
+    @property
+    def retry_intervals(self) -> list[int]:
+        """The wait before each retry, one per retry, so RQ (which indexes its interval list
+        from the end) and the database queue wait exactly the same."""
+        return [self.backoff_after(attempt) for attempt in range(1, self.max_attempts)]
 
     def key_for(self, arguments: Mapping[str, Any]) -> str | None:
         return None if self.key is None else self.key(arguments)
@@ -504,7 +502,8 @@ for _jt in (
 # --- looking at jobs ------------------------------------------------------------------------
 
 
-def _last_line(text: str | None) -> str:
+def last_line(text: str | None) -> str:
+    """The last non-blank line of a traceback: the exception and its message."""
     lines = [line for line in (text or "").splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""
 
@@ -521,7 +520,7 @@ def _rq_row(job: Job, status: str, error: str | None = None) -> dict[str, Any]:
         "attempts": int(job.meta.get("attempts", 0)),
         "max_attempts": int(job.meta.get("max_attempts", 1)),
         "error": error,
-        "error_line": _last_line(error),
+        "error_line": last_line(error),
         "at": job.ended_at or job.started_at or job.enqueued_at,
     }
 

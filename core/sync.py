@@ -34,7 +34,8 @@ import json
 import logging
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache
 from dataclasses import dataclass, field
 from typing import Any
@@ -380,8 +381,17 @@ class _Run:
         self.result = SyncResult(connection_id=connection.id, entity=entity, trigger=trigger)
         self.result.run_id = self._start()
 
-    def session(self) -> Any:
-        return self.podium.db.session(self.tenant_id)
+    @contextmanager
+    def session(self, lease: LeaseLock | None = None) -> Iterator[Session]:
+        """A transaction of this run that starts by renewing the lease.
+
+        Renewing first means the work rolls back if the lease was lost, and — the renewal
+        being a write — SQLite takes its write lock before any read, so the transaction
+        cannot fail on a read-to-write upgrade while other processes write.
+        """
+        with self.podium.db.session(self.tenant_id) as session:
+            (lease or self.lease).renew(session)
+            yield session
 
     def _start(self) -> int:
         with self.session() as session:
@@ -428,7 +438,6 @@ class _Run:
         landed = land(session, self.tenant_id, self.connection.id, self.entity, records)
         if gone:
             _delete(session, self.connection.id, self.entity, gone)
-        self.lease.renew(session)
         self.result.fetched += len(records) + len(gone)
         self.result.upserted += len(landed.keys)
         self.result.quarantined += landed.quarantined
@@ -459,13 +468,20 @@ class _Run:
         self.result.error = None if error is None else self.error_text(error)
         if error is not None:
             log.error("sync of %s %s %s: %s", self.label, self.entity, status, self.result.error)
-        with self.session() as session:
-            run = session.get_one(SyncRun, self.result.run_id)
-            run.status = status
-            run.finished_at = utcnow()
-            run.error = self.result.error
-            for name in ("fetched", "upserted", "quarantined", "deferred"):
-                setattr(run, name, getattr(self.result, name))
+        # Not self.session(): the lease may be the very thing that was lost. The first
+        # statement is still a write, for SQLite's sake (see session()).
+        with self.podium.db.session(self.tenant_id) as session:
+            session.execute(
+                update(SyncRun)
+                .where(SyncRun.id == self.result.run_id)
+                .values(
+                    status=status,
+                    finished_at=utcnow(),
+                    error=self.result.error,
+                    **{name: getattr(self.result, name) for name in ("fetched", "upserted", "quarantined", "deferred", "deleted")},
+                )
+                .execution_options(synchronize_session=False)
+            )
             if error is not None:
                 state = self.state(session)
                 state.status = status
@@ -541,19 +557,23 @@ class _Scan:
     def _window(self, source: DataSource) -> tuple[Window, dict[str, Any] | None]:
         """Resume the window in progress, or start the next one (and store it first)."""
         run = self.run
-        incremental = run.entity in source.incremental
         with run.session() as session:
             state = run.state(session)
             state.status = "running"
-            if self.full or state.window_end is None:
-                end = source.server_time()
-                overlap = dt.timedelta(seconds=run.podium.config.sync_overlap_seconds)
-                start = None if self.full or not incremental or state.watermark is None else state.watermark - overlap
-                state.window_start, state.window_end, state.scan_started_at, state.cursor = start, end, end, None
-                log.info("%s %s: scanning window %s .. %s", run.label, run.entity, start, end)
-            else:
+            if not self.full and state.window_end is not None:
                 log.info("%s %s: resuming window at cursor %s", run.label, run.entity, state.cursor)
-            return Window(start=state.window_start, end=state.window_end), state.cursor
+                return Window(start=state.window_start, end=state.window_end), state.cursor
+            watermark = state.watermark
+        # The vendor's clock is read outside any transaction: no HTTP call holds one open.
+        end = source.server_time()
+        start = None
+        if not self.full and run.entity in source.incremental and watermark is not None:
+            start = watermark - dt.timedelta(seconds=run.podium.config.sync_overlap_seconds)
+        with run.session() as session:
+            state = run.state(session)
+            state.window_start, state.window_end, state.scan_started_at, state.cursor = start, end, end, None
+        log.info("%s %s: scanning window %s .. %s", run.label, run.entity, start, end)
+        return Window(start=start, end=end), None
 
     @staticmethod
     def _complete(state: SyncState, window: Window) -> None:
@@ -569,9 +589,12 @@ class _Scan:
 # --- pending records ------------------------------------------------------------------
 
 
-def _retry_pending(run: _Run, entity: str) -> list[str]:
-    """Land the pending records of ``entity`` whose references have arrived since."""
-    with run.session() as session:
+def _retry_pending(run: _Run, entity: str, lease: LeaseLock) -> list[str]:
+    """Land the pending records of ``entity`` whose references have arrived since.
+
+    ``lease`` is the caller's lease on ``entity`` (not necessarily the run's own).
+    """
+    with run.session(lease) as session:
         payloads = session.scalars(
             select(PendingRecord.payload).where(
                 PendingRecord.connection_id == run.connection.id, PendingRecord.entity == entity
@@ -614,7 +637,7 @@ def _release_dependants(run: _Run) -> None:
             if not lease.acquire():
                 continue
             try:
-                if _retry_pending(run, entity):
+                if _retry_pending(run, entity, lease):
                     changed.add(entity)
             finally:
                 lease.release()
@@ -646,7 +669,7 @@ def sync_entity(
     with lease.hold(wait=True, timeout=LOCK_WAIT_SECONDS):
         run = _Run(podium, connection, entity, trigger, lease)
         result = run.guarded(_Scan(run, full=full, progress=progress))
-        _retry_pending(run, entity)
+        _retry_pending(run, entity, lease)
     _release_dependants(run)
     return result
 
@@ -687,7 +710,7 @@ def fetch_records(
                 run.changed(keys)
 
         result = run.guarded(work)
-        _retry_pending(run, entity)
+        _retry_pending(run, entity, lease)
     _release_dependants(run)
     return result
 

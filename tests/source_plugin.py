@@ -2,7 +2,7 @@
 
 ``TinyVendor`` is the vendor: an in-memory store of identities, tickets and time entries,
 each with an ``id`` and a ``lastUpdated`` stamped from a vendor clock that advances one
-second per change (so tests control time without sleeping), served by a Flask app with
+second after each change (so tests control time without sleeping), served by a Flask app with
 API-key auth, keyset paging (``afterId`` + ``pageSize``, ordered by id, ``Link: rel=next``)
 and ``updatedSince``/``updatedBefore`` filters. Test levers: queued faults (429/5xx/401
 answers), a hook run before each list request (to change records while they are paged),
@@ -63,13 +63,15 @@ class TinyVendor:
 
     def __init__(self, api_key: str) -> None:
         self.api_key = api_key
+        self.base_url = ""
+        """Set by whoever serves the app (see :func:`serve`)."""
         self.now = EPOCH
         self.records: dict[str, dict[int, dict[str, Any]]] = {entity: {} for entity in ENTITIES}
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.served: dict[str, list[int]] = {entity: [] for entity in ENTITIES}
         self.before_list: Callable[[str, int], None] | None = None
-        """Called with (entity, number of that entity's list requests so far) before serving one."""
+        """Called with (entity, how many list requests of it came before) before serving one."""
         self.gate: threading.Event | None = None
         self.held = threading.Event()
         """Set when a list request is waiting at the gate."""
@@ -79,11 +81,14 @@ class TinyVendor:
     # state ------------------------------------------------------------------------------
 
     def put(self, entity: str, record_id: int, **values: Any) -> dict[str, Any]:
-        """Create or change a record; the clock ticks, so it gets a later ``lastUpdated``."""
+        """Create or change a record, stamped with the vendor's clock, which then ticks.
+
+        So every change has its own ``lastUpdated`` and the clock is always past them.
+        """
         with self.lock:
-            self.now += dt.timedelta(seconds=1)
             record = {**self.records[entity].get(record_id, {}), **values, "id": record_id, "lastUpdated": iso(self.now)}
             self.records[entity][record_id] = record
+            self.now += dt.timedelta(seconds=1)
             return record
 
     def remove(self, entity: str, record_id: int) -> None:
@@ -144,7 +149,7 @@ class TinyVendor:
             if entity not in self.records:
                 return jsonify({"code": "NotFound", "message": f"no such resource {entity}"}), 404
             if self.before_list is not None:
-                self.before_list(entity, len(self.list_requests(entity)))
+                self.before_list(entity, len(self.list_requests(entity)) - 1)
             if self.gate is not None:
                 self.held.set()
                 self.gate.wait(timeout=30)
@@ -182,7 +187,7 @@ class TinyVendor:
 def serve(app: Flask) -> Iterator[str]:
     """Serve ``app`` on a free port of 127.0.0.1 in a thread; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -20,7 +20,15 @@ from sqlalchemy import select, text, update
 from werkzeug.test import TestResponse
 
 from podium.app import create_app
-from podium.auth import authenticate, check_password, create_token, create_user, hash_password
+from podium.auth import (
+    authenticate,
+    authenticated,
+    check_password,
+    create_token,
+    create_user,
+    current_user,
+    hash_password,
+)
 from podium.cli import Runtime, cli
 from podium.models import ApiToken, AuditEvent, Connection, Person, PersonFact, Team, TeamMembership, Tenant, User
 from podium.runtime import Podium
@@ -199,6 +207,22 @@ def test_auditor_reads_but_never_writes(app: Flask, podium: Podium, tenant_id: i
         assert session.scalars(select(Person.display_name)).all() == ["Grace"]
 
 
+def test_auditor_is_refused_any_write_even_where_no_role_is_required(app: Flask, podium: Podium, tenant_id: int) -> None:
+    """The read-only rule lives in the guard, so a new endpoint cannot forget it."""
+
+    @authenticated
+    def note() -> dict[str, str]:
+        return {"role": current_user().role}
+
+    app.add_url_rule("/test-note", "test_note", note, methods=["GET", "POST"])
+    auditor = Caller(app.test_client(), add_token(podium, tenant_id, "auditor"))
+    technician = Caller(app.test_client(), add_token(podium, tenant_id, "technician"))
+    assert auditor.get("/test-note").get_json() == {"role": "auditor"}
+    body = assert_envelope(auditor.post("/test-note"), 403)
+    assert body["message"] == "Auditors have read-only access."
+    assert technician.post("/test-note").get_json() == {"role": "technician"}
+
+
 def test_admin_writes(admin: Caller, podium: Podium) -> None:
     created = admin.post("/api/v1/people", json={"display_name": "Ada"})
     assert created.status_code == 201
@@ -292,10 +316,20 @@ def test_a_tenant_never_sees_another_tenants_rows(app: Flask, podium: Podium, te
 # -- the admin CLI ----------------------------------------------------------------------------
 
 
+class GivenRuntime(Runtime):
+    """The CLI's runtime holder, handing out the test's runtime (and so its database)."""
+
+    def __init__(self, podium: Podium) -> None:
+        super().__init__({})
+        self.given = podium
+
+    @property
+    def podium(self) -> Podium:
+        return self.given
+
+
 def invoke(podium: Podium, args: list[str], stdin: str | None = None) -> Any:
-    runtime = Runtime({})
-    runtime._podium = podium  # the test's runtime, so the CLI uses the test database
-    return CliRunner().invoke(cli, args, obj=runtime, input=stdin)
+    return CliRunner().invoke(cli, args, obj=GivenRuntime(podium), input=stdin)
 
 
 def test_cli_creates_tenant_user_and_a_working_token(app: Flask, podium: Podium, caplog: pytest.LogCaptureFixture) -> None:

@@ -85,6 +85,17 @@ def get_or_404(model: type[M], ident: int) -> M:
     return found
 
 
+def commit_so_far() -> None:
+    """Commit the request's work so far, before work that opens transactions of its own
+    (queueing a job on the database queue, a connector spending its request budget).
+
+    On SQLite a transaction holds the one write lock from its start, so such a second
+    writer would wait on the request's transaction until it timed out. Work after this
+    runs in a new transaction, committed when the request ends.
+    """
+    tenant_session().commit()
+
+
 def tenant_today() -> dt.date:
     """Today in the tenant's time zone: memberships and facts change at local midnight."""
     return dt.datetime.now(zoneinfo.ZoneInfo(current_tenant().time_zone)).date()

@@ -18,6 +18,7 @@ from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 SERVER_ERROR_MESSAGE = "The server failed to handle the request; the error was logged."
+INVALID_INPUT_MESSAGE = "The request has invalid input; `errors` names each field and why."
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -63,11 +64,14 @@ def handle_http_exception(error: HTTPException) -> Response:
     """Flask error handler: any HTTP error (including wrapped 500s) as the envelope."""
     code = error.code or 500
     data: Mapping[str, Any] = getattr(error, "data", None) or {}
+    errors = _request_errors(data)
     if code == 500:
         message = SERVER_ERROR_MESSAGE
+    elif "message" in data:
+        message = data["message"]
     else:
-        message = data.get("message") or error.description or error.name
-    response = error_response(code, message, _request_errors(data))
+        message = INVALID_INPUT_MESSAGE if errors else (error.description or error.name)
+    response = error_response(code, message, errors)
     # werkzeug's own headers (Allow on a 405, Retry-After on a 429), then the caller's.
     for name, value in [*error.get_headers(), *(data.get("headers") or {}).items()]:
         if name.lower() != "content-type":

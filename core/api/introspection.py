@@ -12,8 +12,6 @@ no secret can appear in either.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +21,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
 from podium.auth import authenticated, current_podium, require_role
+from podium.jobs import failed_jobs
 from podium.runtime import Podium
 
 log = logging.getLogger(__name__)
@@ -54,16 +53,14 @@ def _redis(podium: Podium) -> dict[str, Any]:
 
 
 def _jobs(podium: Podium) -> dict[str, Any]:
-    jobs = importlib.import_module("podium.jobs")
-    return {"failed": jobs.failed_jobs(podium)}
+    return {"failed": len(failed_jobs(podium))}
 
 
 def _checks(podium: Podium) -> dict[str, Callable[[Podium], dict[str, Any]]]:
     checks: dict[str, Callable[[Podium], dict[str, Any]]] = {"database": _database}
     if podium.config.redis_url:
         checks["redis"] = _redis
-    if importlib.util.find_spec("podium.jobs") is not None:
-        checks["jobs"] = _jobs
+    checks["jobs"] = _jobs
     return checks
 
 

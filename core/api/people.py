@@ -116,7 +116,9 @@ class PersonItem(ApiView):
     def patch(self, changes: dict[str, Any], person_id: int) -> Person:
         """Change a person's fields."""
         person = get_or_404(Person, person_id)
-        check_employment(changes.get("employed_from", person.employed_from), changes.get("employed_to", person.employed_to))
+        check_employment(
+            changes.get("employed_from", person.employed_from), changes.get("employed_to", person.employed_to)
+        )
         before = dump(PersonSchema, person)
         for name, value in changes.items():
             setattr(person, name, value)

@@ -93,10 +93,11 @@ def create_user_command(
             raise click.UsageError("--password-stdin: stdin gave an empty password")
     with get_podium().db.session() as session:
         tenant = tenant_by_slug(session, slug)
-        scoped = {"tenant_id": tenant.id}
-        if session.scalars(select(User.id).filter_by(email=email.strip().lower(), **scoped)).first() is not None:
+        taken = select(User.id).filter_by(tenant_id=tenant.id, email=email.strip().lower())
+        if session.scalars(taken).first() is not None:
             raise click.ClickException(f"{email} is already a user of {slug!r}")
-        if person_id is not None and session.scalars(select(Person.id).filter_by(id=person_id, **scoped)).first() is None:
+        person = select(Person.id).filter_by(tenant_id=tenant.id, id=person_id)
+        if person_id is not None and session.scalars(person).first() is None:
             raise click.BadParameter(f"tenant {slug!r} has no person {person_id}", param_hint="--person-id")
         user = create_user(session, tenant.id, email, role, name=name, password=password, person_id=person_id)
         record(session, CLI_ACTOR, "user.create", user,

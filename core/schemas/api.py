@@ -190,3 +190,8 @@ class QuarantineQuerySchema(Schema):
 
 class QuarantineActionSchema(Schema):
     reason = fields.String(validate=validate.Length(max=2000), metadata={"description": "Kept in the audit trail."})
+
+
+class QuarantineResolveSchema(Schema):
+    record = fields.Nested(QuarantinedRecordSchema)
+    job_id = fields.String(metadata={"description": "The queued fetch of the record."})

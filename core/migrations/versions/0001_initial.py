@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:12:00.866541
+Create Date: 2026-11-22 03:25:32.736495
 """
 
 from __future__ import annotations
@@ -291,6 +291,7 @@ def upgrade() -> None:
     sa.Column('upserted', sa.Integer(), nullable=False),
     sa.Column('quarantined', sa.Integer(), nullable=False),
     sa.Column('deferred', sa.Integer(), nullable=False),
+    sa.Column('deleted', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.CheckConstraint("status IN ('running', 'succeeded', 'failed', 'stopped')", name=op.f('ck_sync_runs_status_allowed')),
