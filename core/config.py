@@ -16,9 +16,15 @@ from typing import Any
 
 ENV_PREFIX = "PODIUM_"
 
-TUNING_KEYS = ("http_retry_attempts", "http_retry_backoff", "http_retry_max_wait", "http_retry_jitter")
-"""Settings read by one module each (``podium.http.RetryPolicy``), kept in ``Config.extra``;
-set as ``PODIUM_HTTP_RETRY_ATTEMPTS`` etc. or in the instance file."""
+TUNING_KEYS = (
+    "http_retry_attempts",
+    "http_retry_backoff",
+    "http_retry_max_wait",
+    "http_retry_jitter",
+    "sync_interval_minutes",
+)
+"""Settings read by one module each (``podium.http.RetryPolicy``, ``podium.scheduler``), kept
+in ``Config.extra``; set as ``PODIUM_HTTP_RETRY_ATTEMPTS`` etc. or in the instance file."""
 
 
 def _split(value: str | None) -> tuple[str, ...] | None:

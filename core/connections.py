@@ -68,12 +68,19 @@ def open_source(podium: Podium, connection: Connection, context: Any = None) -> 
 
 
 def run_test(podium: Podium, connection: Connection, context: Any = None) -> tuple[bool, str]:
-    """Run the connector's ``test_connection`` and record the outcome on the connection."""
+    """Run the connector's ``test_connection`` and record the outcome on the connection.
+
+    Vendors echo requests in error bodies, so the message is scrubbed of the connection's
+    secret values (``context.redactor``) before it is stored or returned.
+    """
     try:
         message = open_source(podium, connection, context).test_connection()
         ok = True
     except (ConnectionTestError, ConnectorError, ValidationError) as exc:
         message, ok = str(exc), False
+    redactor = getattr(context, "redactor", None)
+    if redactor is not None:
+        message = redactor(message)
     connection.last_test_at = dt.datetime.now(dt.timezone.utc)
     connection.last_test_message = message
     connection.status = "ok" if ok else "failing"

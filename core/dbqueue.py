@@ -112,13 +112,15 @@ def enqueue(podium: Podium, jt: JobType, key: str | None, arguments: dict[str, A
                 session.flush()
                 job_id = job.id
         except IntegrityError:
-            # The key is held by a job that is not queued (a running sync) or another
-            # process inserted it first: look again.
+            if key is None:
+                raise
             with podium.db.session() as session:
-                holder = session.scalar(select(DbJob.id).where(DbJob.job_key == key, DbJob.status != "queued"))
-            if holder is not None:
-                return Enqueued(str(holder), False, "db")
-            continue
+                holder = session.execute(select(DbJob.id, DbJob.status).where(DbJob.job_key == key)).first()
+            if holder is None:
+                raise  # not a clash of keys (e.g. an unknown tenant)
+            if holder.status != "queued":
+                return Enqueued(str(holder.id), False, "db")  # e.g. the same sync, running now
+            continue  # another process queued it first: join it on the next round
         _wakeup.set()
         return Enqueued(str(job_id), True, "db")
     raise RuntimeError(f"could not enqueue {jt.name} with key {key!r}: lost the race {ENQUEUE_ATTEMPTS} times")

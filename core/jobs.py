@@ -58,6 +58,7 @@ from podium.runtime import Podium
 
 if TYPE_CHECKING:
     from podium.models import Connection
+    from podium.sync import SyncResult
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,12 @@ MAX_LIST = 10_000
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,180}$")
 """Job keys become RQ job ids, which allow only these characters."""
 
-SECRET_LOOKING = re.compile(r"secret|passw|token|api_?key|credential|private|config|auth|cookie", re.IGNORECASE)
-"""Parameter names a job must not have: the value would be stored in the queue in clear."""
+SECRET_LOOKING = re.compile(
+    r"(^|_)(secret|password|passwd|token|api_?key|credentials?|private_key|config|auth|cookie)s?($|_)", re.IGNORECASE
+)
+"""Parameter names a job must not have (``api_key``, ``webhook_token``, ``config``…): the
+value would be stored in the queue in clear. Matched on whole ``_``-separated words, so
+``author_id`` is fine."""
 
 POINTER_PREFIX = "podium:job-key:"
 MERGE_PREFIX = "podium:job-merge:"
@@ -274,7 +279,9 @@ def enqueue(
     """Queue ``job_type`` for ``tenant_id`` with id-only ``kwargs``; never runs it here.
 
     ``job_key`` overrides the type's deduplication key. While a job with the same key is
-    pending, no second one is queued; for a merging type its id list is extended instead.
+    pending, no second one is queued and the pending one is returned; for a merging type
+    its id list is extended (the joining call's other arguments are dropped: the key
+    already says which connection and entity they are for).
     """
     jt = get_job_type(job_type, podium)
     arguments = check_arguments(jt, {"tenant_id": tenant_id, **kwargs})
@@ -320,7 +327,7 @@ def _describe(jt: JobType, arguments: Mapping[str, Any]) -> str:
 
 def _pending_statuses(jt: JobType) -> set[JobStatus]:
     """Statuses in which a job still holds its key (a merging job lets go when it starts)."""
-    pending = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+    pending = {JobStatus.QUEUED, JobStatus.SCHEDULED}
     return pending if jt.merge else pending | {JobStatus.STARTED}
 
 
@@ -333,7 +340,7 @@ def _rq_status(client: redis.Redis, job_id: str) -> JobStatus | None:
 
 def _rq_enqueue(podium: Podium, jt: JobType, key: str | None, arguments: dict[str, Any]) -> Enqueued:
     client = redis_client(podium.config.redis_url or "")
-    queue = Queue(jt.queue, connection=client)
+    queue = _rq_queue(podium, jt.queue)
     retry = Retry(max=jt.max_attempts - 1, interval=jt.retry_intervals) if jt.max_attempts > 1 else None
     options: dict[str, Any] = {
         "timeout": jt.timeout, "result_ttl": RESULT_TTL, "failure_ttl": FAILURE_TTL, "retry": retry,
@@ -422,26 +429,26 @@ def perform(job_type: str, **arguments: Any) -> None:
     podium = worker_runtime()
     jt = get_job_type(job_type, podium)
     job = get_current_job()
-    client = redis_client(podium.config.redis_url or "")
-    if job is not None:
-        job.meta["attempts"] = int(job.meta.get("attempts", 0)) + 1
-        job.save_meta()
-        if jt.merge:
-            arguments[jt.merge] = _drain_merged(client, job, arguments.get(jt.merge) or [])
+    if job is None:
+        raise RuntimeError("podium.jobs.perform runs inside an RQ job; use enqueue() to run a job")
+    job.meta["attempts"] = int(job.meta.get("attempts", 0)) + 1
+    job.save_meta()
+    if jt.merge:
+        arguments[jt.merge] = _drain_merged(job.connection, job, arguments.get(jt.merge) or [])
     try:
         jt.func(podium, **arguments)
     except JobError as exc:
-        if job is not None and not exc.retriable:
+        if not exc.retriable:
             job.retries_left = 0  # RQ reads this from the same object when it handles the failure
         raise
-    if job is not None and jt.merge:
-        client.delete(MERGE_PREFIX + job.id)
+    if jt.merge:
+        job.connection.delete(MERGE_PREFIX + job.id)
 
 
 # --- the built-in job types -----------------------------------------------------------------
 
 
-def _raise_for(results: Sequence[Any]) -> None:
+def _raise_for(results: Sequence[SyncResult]) -> None:
     """Turn sync results into a failure the queue sees: failed → retry, stopped → give up."""
     failed = [r for r in results if r.status == "failed"]
     stopped = [r for r in results if r.status == "stopped"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text, update

@@ -7,16 +7,18 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from podium import dbqueue
 from podium.cli import cli
-from podium.dbqueue import DbQueueWorker, claim, reap_lost
-from podium.jobs import enqueue, failed_jobs, pending_jobs
+from podium.dbqueue import DbQueueWorker, claim, prune, reap_lost
+from podium.jobs import FAILURE_TTL, enqueue, failed_jobs, pending_jobs
 from podium.models import DbJob
 from podium.runtime import Podium
-from test_jobs import cli_env, db_jobs, job_plugins, ran, wait_until  # noqa: F401 - db_jobs, job_plugins: fixtures
+from tests.test_jobs import cli_env, db_jobs, job_plugins, ran, wait_until  # noqa: F401 - db_jobs, job_plugins: fixtures
 
 
 def job_row(podium: Podium, job_id: str) -> DbJob:
@@ -139,6 +141,24 @@ def test_pending_job_is_joined_not_duplicated(db_jobs: Podium, tenant_id: int) -
     assert rows["sync_entity"]["args"] == {"connection_id": 4, "entity": "ticket"}
 
 
+def test_concurrent_deliveries_merge_every_id_into_one_job(db_jobs: Podium, tenant_id: int) -> None:
+    start = threading.Barrier(4)
+
+    def deliver(sender: int) -> None:
+        start.wait()
+        for n in range(10):
+            enqueue(db_jobs, "fetch_records", tenant_id=tenant_id, connection_id=4, entity="ticket",
+                    external_ids=[f"{sender}-{n}"])
+
+    threads = [threading.Thread(target=deliver, args=(sender,)) for sender in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    [row] = pending_jobs(db_jobs)
+    assert sorted(row["args"]["external_ids"]) == sorted(f"{s}-{n}" for s in range(4) for n in range(10))
+
+
 def test_a_started_sync_still_holds_its_key_but_a_started_fetch_does_not(db_jobs: Podium, tenant_id: int) -> None:
     sync = enqueue(db_jobs, "sync_entity", tenant_id=tenant_id, connection_id=4, entity="ticket")
     fetch = enqueue(db_jobs, "fetch_records", tenant_id=tenant_id, connection_id=4, entity="ticket", external_ids=["1"])
@@ -177,3 +197,17 @@ def test_worker_command_burst_works_the_database_queue(db_jobs: Podium, tenant_i
     assert ran(db_jobs, tenant_id) == [("cli", [])]
     with db_jobs.db.session() as session:
         assert session.scalars(select(DbJob)).all() == []
+
+
+def test_a_job_for_an_unknown_tenant_is_refused_by_the_database(db_jobs: Podium) -> None:
+    with pytest.raises(IntegrityError):
+        enqueue(db_jobs, "sync_entity", tenant_id=987654, connection_id=1, entity="ticket")
+
+
+def test_failures_older_than_the_failure_ttl_are_forgotten(db_jobs: Podium, tenant_id: int) -> None:
+    enqueue(db_jobs, "test_give_up", tenant_id=tenant_id)
+    burst(db_jobs)
+    assert prune(db_jobs) == 0 and len(failed_jobs(db_jobs)) == 1
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=FAILURE_TTL + 1)
+    assert prune(db_jobs, now=later) == 1
+    assert failed_jobs(db_jobs) == []

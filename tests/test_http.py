@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, jsonify, request
-from source_plugin import serve
+from tests.source_plugin import serve
 from sqlalchemy import select
 
 from podium.budget import RequestBudget

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -21,10 +22,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import TEST_SECRET_KEY
 from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
-from source_plugin import TinyVendor, iso, serve
 from sqlalchemy import select
 
 from podium import jobs
@@ -35,6 +34,8 @@ from podium.jobs import JobArgumentError, JobType, UnknownJobType, enqueue, fail
 from podium.models import AuditEvent, Connection, SyncRun, Ticket
 from podium.runtime import Podium
 from podium.scheduler import Scheduler
+from tests.conftest import TEST_SECRET_KEY
+from tests.source_plugin import TinyVendor, iso, serve
 
 JOBS_PLUGIN = textwrap.dedent('''
     """Job types for Podium's queue tests, registered the way a plugin registers its own."""
@@ -243,6 +244,24 @@ def test_rq_coalesced_ids_reach_the_job_and_later_ones_get_a_new_job(rq_jobs: Po
         assert not joined.created
     rq_burst(rq_jobs)
     assert ran(rq_jobs, tenant_id) == [("burst", ["a", "b", "c", "d"]), ("burst", ["e"])]
+
+
+def test_rq_concurrent_deliveries_all_reach_one_job(rq_jobs: Podium, tenant_id: int) -> None:
+    start = threading.Barrier(4)
+
+    def deliver(sender: int) -> None:
+        start.wait()
+        for n in range(10):
+            enqueue(rq_jobs, "test_record", tenant_id=tenant_id, label="storm", external_ids=[f"{sender}-{n}"])
+
+    threads = [threading.Thread(target=deliver, args=(sender,)) for sender in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    rq_burst(rq_jobs)
+    [(label, ids)] = ran(rq_jobs, tenant_id)
+    assert label == "storm" and sorted(ids) == sorted(f"{s}-{n}" for s in range(4) for n in range(10))
 
 
 # --- RQ: real workers -----------------------------------------------------------------------

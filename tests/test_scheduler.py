@@ -21,7 +21,7 @@ from podium.jobs import pending_jobs, redis_client
 from podium.models import Connection, DbJob, SyncRun, utcnow
 from podium.runtime import Podium
 from podium.scheduler import LOCK_NAME, Scheduler, SchedulerBusy, sync_interval
-from test_jobs import cli_env
+from tests.test_jobs import cli_env
 
 CONNECTOR_PLUGIN = textwrap.dedent('''
     from marshmallow import Schema, fields

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import select, text
-from test_auth import Caller, add_tenant, add_token, assert_envelope, make_runtime
+from tests.test_auth import Caller, add_tenant, add_token, assert_envelope, make_runtime
 
 from podium.app import create_app
 from podium.crypto import MASK

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import redis
 from click.testing import CliRunner, Result
-from source_plugin import Fault, TinyVendor, iso, serve
+from tests.source_plugin import Fault, TinyVendor, iso, serve
 from sqlalchemy import select
 
 from podium import hookimpl

@@ -33,7 +33,7 @@ from podium.schemas.api import ErrorSchema
 from podium.version import __version__
 
 PREFIX = "/api/v1"
-RESOURCES = ("tenants", "people", "teams", "connections", "quarantine")
+RESOURCES = ("tenants", "people", "teams", "org", "connections", "quarantine")
 """Modules of this package that each define a blueprint ``blp``, in OpenAPI tag order."""
 SECURITY_SCHEME = "bearerToken"
 
@@ -50,6 +50,9 @@ class Api(flask_smorest.Api):
 
 
 class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint with Podium's page sizes (smorest's default of 10 is small
+    for people lists; 500 keeps one page to one quick query)."""
+
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 500}
 
 

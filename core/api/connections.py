@@ -141,8 +141,6 @@ class ConnectionTest(ApiView):
             ok, message = run_test(podium, connection, context)
         finally:
             context.close()
-        # Scrubbed before it is flushed, so an echoed secret is not stored either.
-        message = connection.last_test_message = context.redactor(message)
         view = shown(connection)
         record(tenant_session(), current_user(), "connection.test", connection,
                after={"ok": ok, "status": view["status"]})

@@ -3,9 +3,9 @@
 ``/healthz`` is public (load balancers and uptime checks carry no token) and so says only
 ok/failing per dependency — never a URL, a host or an error's text, which go to the log.
 
-``/-/plugins`` needs an admin token. datasette shows its plugin list to anyone, but ours
-names versions (which tell an attacker which known bugs to try) and load errors (which
-can name file paths); a hosting provider's tenants also need not learn what it runs.
+``/-/plugins`` needs an admin token (of any tenant: the list is the server's, the same
+for all). datasette shows its plugin list to anyone, but ours names versions, which tell
+an anonymous caller which known bugs to try, and load errors, which can name file paths.
 ``podium plugins list`` shows the same list on the server. Neither shows any config, so
 no secret can appear in either.
 """

@@ -163,7 +163,9 @@ class BusinessCalendar:
     def business_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
         """Days of ``[start, end)`` with any opening hours."""
         return [
-            start + dt.timedelta(days=n) for n in range((end - start).days) if self.intervals_on(start + dt.timedelta(days=n))
+            start + dt.timedelta(days=n)
+            for n in range((end - start).days)
+            if self.intervals_on(start + dt.timedelta(days=n))
         ]
 
     def hours_on(self, day: dt.date) -> float:

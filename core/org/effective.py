@@ -103,9 +103,7 @@ def memberships_during(
     return list(session.scalars(statement.order_by(TeamMembership.person_id, TeamMembership.valid_from)))
 
 
-def move_to_team(
-    session: Session, person_id: int, team_id: int, day: dt.date, *, share: float = 1.0
-) -> TeamMembership:
+def move_to_team(session: Session, person_id: int, team_id: int, day: dt.date, *, share: float = 1.0) -> TeamMembership:
     """From ``day`` on, ``person_id`` is in ``team_id`` only: memberships open on ``day``
     end there (one that would start that very day is replaced), a new one begins."""
     for membership in session.scalars(memberships_on(day, person_id=person_id)):
@@ -136,9 +134,7 @@ def _check_kind(kind: str) -> None:
 
 def facts_on(session: Session, person_id: int, day: dt.date) -> dict[str, FactValue]:
     """Every fact about ``person_id`` in force on ``day``, by kind (one indexed query)."""
-    rows = session.scalars(
-        select(PersonFact).where(PersonFact.person_id == person_id, valid_on(PersonFact, day))
-    )
+    rows = session.scalars(select(PersonFact).where(PersonFact.person_id == person_id, valid_on(PersonFact, day)))
     return {fact.kind: fact_value(fact) for fact in rows}
 
 
@@ -146,9 +142,7 @@ def fact_on(session: Session, person_id: int, kind: str, day: dt.date) -> FactVa
     """One fact (``"role"``, ``"compensation"`` …) of ``person_id`` on ``day``, or None."""
     _check_kind(kind)
     fact = session.scalars(
-        select(PersonFact).where(
-            PersonFact.person_id == person_id, PersonFact.kind == kind, valid_on(PersonFact, day)
-        )
+        select(PersonFact).where(PersonFact.person_id == person_id, PersonFact.kind == kind, valid_on(PersonFact, day))
     ).first()
     return None if fact is None else fact_value(fact)
 

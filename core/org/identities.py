@@ -93,9 +93,7 @@ def _identity(session: Session, identity_id: int) -> Identity:
     return identity
 
 
-def link(
-    session: Session, identity_id: int, person_id: int, actor: Actor, reason: str | None = None
-) -> Identity:
+def link(session: Session, identity_id: int, person_id: int, actor: Actor, reason: str | None = None) -> Identity:
     """Manually confirm that ``identity_id`` is ``person_id`` (replacing any earlier link)."""
     identity = _identity(session, identity_id)
     if not identity.is_person:
@@ -132,8 +130,13 @@ def set_is_person(
     if not is_person:
         _set_link(identity, None, None, actor)
     audit.record(
-        session, actor, "identity.mark_person" if is_person else "identity.mark_non_person",
-        identity, before, _snapshot(identity), reason,
+        session,
+        actor,
+        "identity.mark_person" if is_person else "identity.mark_non_person",
+        identity,
+        before,
+        _snapshot(identity),
+        reason,
     )
     session.flush()
     return identity

@@ -71,7 +71,9 @@ def bills(world: World) -> list[Bill]:
         if world.start <= first <= today:
             per_client: dict[str, int] = defaultdict(int)
             for line in world.agreement_lines:
-                per_client[line.client.external_id] += round(line.monthly_price * line.active_days(first, following) / days)
+                per_client[line.client.external_id] += round(
+                    line.monthly_price * line.active_days(first, following) / days
+                )
             for client in world.clients:
                 if per_client.get(client.external_id):
                     result.append(Bill(client, first, "Agreement", per_client[client.external_id], None))
@@ -101,27 +103,46 @@ def invoice_records(world: World) -> Iterator[tuple[Record, list[Record]]]:
         delay = bill.client.pay_days * lognormal(rng, 1.0, 0.35)
         issued = dt.datetime.combine(bill.day, dt.time(14), UTC)
         if rng.random() < 0.05:
-            instalments = [(issued + dt.timedelta(days=delay * 0.6), bill.total // 2),
-                           (issued + dt.timedelta(days=delay * 1.2), bill.total - bill.total // 2)]
+            instalments = [
+                (issued + dt.timedelta(days=delay * 0.6), bill.total // 2),
+                (issued + dt.timedelta(days=delay * 1.2), bill.total - bill.total // 2),
+            ]
         else:
             instalments = [(issued + dt.timedelta(days=delay), bill.total)]
         paid = [(at.replace(microsecond=0), amount) for at, amount in instalments if at <= world.now]
         balance = bill.total - sum(amount for _, amount in paid)
         payments = [
-            Record("payment", {"external_id": str(number * 10 + k), "invoice_external_id": invoice_id,
-                               "paid_at": at, "amount_minor": amount, "currency": currency},
-                   {"method": rng.choice(("ACH", "Check", "Credit Card"))})
+            Record(
+                "payment",
+                {
+                    "external_id": str(number * 10 + k),
+                    "invoice_external_id": invoice_id,
+                    "paid_at": at,
+                    "amount_minor": amount,
+                    "currency": currency,
+                },
+                {"method": rng.choice(("ACH", "Check", "Credit Card"))},
+            )
             for k, (at, amount) in enumerate(paid)
         ]
         data = {
-            "external_id": invoice_id, "client_external_id": bill.client.external_id, "number": f"INV-{number}",
-            "invoice_date": bill.day, "due_date": bill.day + dt.timedelta(days=NET_DAYS), "total_minor": bill.total,
-            "balance_minor": balance, "currency": currency, "paid_at": paid[-1][0] if balance == 0 and paid else None,
+            "external_id": invoice_id,
+            "client_external_id": bill.client.external_id,
+            "number": f"INV-{number}",
+            "invoice_date": bill.day,
+            "due_date": bill.day + dt.timedelta(days=NET_DAYS),
+            "total_minor": bill.total,
+            "balance_minor": balance,
+            "currency": currency,
+            "paid_at": paid[-1][0] if balance == 0 and paid else None,
             "vendor_updated_at": paid[-1][0] if paid else issued,
         }
         vendor = {
-            "type": bill.kind, "status": "Paid" if balance == 0 else "Open",
-            "agreement_external_id": world.managed_agreement.get(bill.client.external_id) if bill.kind == "Agreement" else None,
+            "type": bill.kind,
+            "status": "Paid" if balance == 0 else "Open",
+            "agreement_external_id": world.managed_agreement.get(bill.client.external_id)
+            if bill.kind == "Agreement"
+            else None,
             "project_external_id": bill.reference if bill.kind == "Progress" else None,
             "company_identifier": bill.client.identifier,
         }

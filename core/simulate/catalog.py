@@ -52,7 +52,12 @@ CLIENT_TRADES = (
     "School", "Hotel",
 )  # fmt: skip
 
-TIME_ZONES = (("America/Chicago", 0.8), ("America/New_York", 0.1), ("America/Denver", 0.05), ("America/Los_Angeles", 0.05))
+TIME_ZONES = (
+    ("America/Chicago", 0.8),
+    ("America/New_York", 0.1),
+    ("America/Denver", 0.05),
+    ("America/Los_Angeles", 0.05),
+)
 
 
 @dataclass(frozen=True)
@@ -189,8 +194,10 @@ SLAS = {
         Sla(2, "Premium SLA", "Custom", "Premium SLA", (0.5, 1, 2, 4), (4, 8, 12, 24)),
     )
 }
-PREMIUM_HOURS = {day: ([["07:00", "19:00"]] if day not in ("sat", "sun") else []) for day in
-                 ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+PREMIUM_HOURS = {
+    day: ([["07:00", "19:00"]] if day not in ("sat", "sun") else [])
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+}
 """The Premium SLA's extended hours (its own calendar)."""
 
 
@@ -269,26 +276,90 @@ class Issue:
 
 
 ISSUES = (
-    Issue("Service Request", "Account", "Password Reset", ("Password reset for {contact}", "Account locked out"), 0.14, 0.25),
-    Issue("Incident", "Email", "Outlook", ("Outlook keeps asking for password", "Not receiving external e-mail",
-                                            "Shared mailbox missing in Outlook"), 0.13, 0.05),
+    Issue(
+        "Service Request",
+        "Account",
+        "Password Reset",
+        ("Password reset for {contact}", "Account locked out"),
+        0.14,
+        0.25,
+    ),
+    Issue(
+        "Incident",
+        "Email",
+        "Outlook",
+        ("Outlook keeps asking for password", "Not receiving external e-mail", "Shared mailbox missing in Outlook"),
+        0.13,
+        0.05,
+    ),
     Issue("Service Request", "Account", "New User", ("New user setup for {contact}'s team",), 0.05, -0.05),
-    Issue("Incident", "Network", "VPN", ("VPN disconnects every few minutes", "Cannot connect to VPN from home"),
-          0.07, -0.1),
-    Issue("Incident", "Network", "Wi-Fi", ("Wi-Fi dropping in the conference room", "Slow internet at the office"),
-          0.06, -0.15, onsite=0.2),
-    Issue("Incident", "Printer", "Printing", ("Printer offline on 2nd floor", "Scan to e-mail not working"),
-          0.08, 0.0, onsite=0.15),
-    Issue("Incident", "Hardware", "Workstation", ("Laptop running very slow", "Docking station monitors not detected",
-                                                  "Blue screen on startup"), 0.1, -0.1, onsite=0.15),
-    Issue("Incident", "Software", "Line of Business", ("Practice software won't open", "Accounting app crashes on export"),
-          0.08, -0.1),
-    Issue("Service Request", "Software", "Install", ("Install Adobe Acrobat for {contact}", "Need Teams installed"),
-          0.08, 0.2),
-    Issue("Incident", "Security", "Phishing", ("Suspicious e-mail reported", "Clicked a link in a phishing e-mail"),
-          0.05, 0.0),
-    Issue("Service Request", "Account", "Permissions", ("Access to the shared finance folder",
-                                                        "Add {contact} to a distribution list"), 0.09, 0.2),
+    Issue(
+        "Incident",
+        "Network",
+        "VPN",
+        ("VPN disconnects every few minutes", "Cannot connect to VPN from home"),
+        0.07,
+        -0.1,
+    ),
+    Issue(
+        "Incident",
+        "Network",
+        "Wi-Fi",
+        ("Wi-Fi dropping in the conference room", "Slow internet at the office"),
+        0.06,
+        -0.15,
+        onsite=0.2,
+    ),
+    Issue(
+        "Incident",
+        "Printer",
+        "Printing",
+        ("Printer offline on 2nd floor", "Scan to e-mail not working"),
+        0.08,
+        0.0,
+        onsite=0.15,
+    ),
+    Issue(
+        "Incident",
+        "Hardware",
+        "Workstation",
+        ("Laptop running very slow", "Docking station monitors not detected", "Blue screen on startup"),
+        0.1,
+        -0.1,
+        onsite=0.15,
+    ),
+    Issue(
+        "Incident",
+        "Software",
+        "Line of Business",
+        ("Practice software won't open", "Accounting app crashes on export"),
+        0.08,
+        -0.1,
+    ),
+    Issue(
+        "Service Request",
+        "Software",
+        "Install",
+        ("Install Adobe Acrobat for {contact}", "Need Teams installed"),
+        0.08,
+        0.2,
+    ),
+    Issue(
+        "Incident",
+        "Security",
+        "Phishing",
+        ("Suspicious e-mail reported", "Clicked a link in a phishing e-mail"),
+        0.05,
+        0.0,
+    ),
+    Issue(
+        "Service Request",
+        "Account",
+        "Permissions",
+        ("Access to the shared finance folder", "Add {contact} to a distribution list"),
+        0.09,
+        0.2,
+    ),
     Issue("Incident", "Server", "File Server", ("Mapped drive missing", "File server very slow"), 0.07, -0.2),
 )
 

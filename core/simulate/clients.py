@@ -60,8 +60,20 @@ def build_clients(seed: int, count: int, org: Org, start: dt.date, end: dt.date)
     rng = derive(seed, "clients")
     names = rng.sample([f"{p} {t}" for p in catalog.CLIENT_PREFIXES for t in catalog.CLIENT_TRADES], count)
     clients = [
-        SimClient(0, str(IDS.internal_client), catalog.TENANT["name"], "SummitRidge", True, "internal", 25, 2, 0,
-                  "Standard SLA", start - dt.timedelta(days=3650), 0)
+        SimClient(
+            0,
+            str(IDS.internal_client),
+            catalog.TENANT["name"],
+            "SummitRidge",
+            True,
+            "internal",
+            25,
+            2,
+            0,
+            "Standard SLA",
+            start - dt.timedelta(days=3650),
+            0,
+        )
     ]
     for index, name in enumerate(names, 1):
         crng = derive(seed, "client", index)
@@ -70,8 +82,14 @@ def build_clients(seed: int, count: int, org: Org, start: dt.date, end: dt.date)
         servers = 0 if users < 8 else crng.randint(1, min(8, 2 + users // 40))
         clients.append(
             SimClient(
-                index=index, external_id=str(IDS.first_client + index - 1), name=name,
-                identifier="".join(name.split())[:25], internal=False, plan=plan, users=users, servers=servers,
+                index=index,
+                external_id=str(IDS.first_client + index - 1),
+                name=name,
+                identifier="".join(name.split())[:25],
+                internal=False,
+                plan=plan,
+                users=users,
+                servers=servers,
                 region=(index - 1) % org.regions,
                 sla="Premium SLA" if plan == "managed" and crng.random() < 0.15 else "Standard SLA",
                 since=_first_of_month(start - dt.timedelta(days=crng.randint(60, 1500))),
@@ -112,10 +130,14 @@ def _contacts(seed: int, client: SimClient) -> list[dict[str, str]]:
     contacts = []
     for k in range(int(clamp(client.users // 4, 2, 25))):
         first, last = rng.choice(catalog.FIRST_NAMES), rng.choice(catalog.LAST_NAMES)
-        contacts.append({
-            "id": str(int(client.external_id) * 100 + k), "first_name": first, "last_name": last,
-            "email": f"{first}.{last}{k}@{domain}".lower(),
-        })
+        contacts.append(
+            {
+                "id": str(int(client.external_id) * 100 + k),
+                "first_name": first,
+                "last_name": last,
+                "email": f"{first}.{last}{k}@{domain}".lower(),
+            }
+        )
     return contacts
 
 
@@ -187,9 +209,15 @@ def agreements(seed: int, clients: list[SimClient], start: dt.date, end: dt.date
             additions = tuple((name, qty, round(price * 100), round(cost * 100)) for name, qty, price, cost in products)
             lines.append(
                 AgreementLine(
-                    external_id=str(int(client.external_id) * 10 + k), client=client, type=type_name,
-                    monthly_price=sum(q * p for _, q, p, _ in additions), monthly_cost=sum(q * c for _, q, _, c in additions),
-                    effective_from=effective_from, effective_to=effective_to, cancelled_at=cancelled, additions=additions,
+                    external_id=str(int(client.external_id) * 10 + k),
+                    client=client,
+                    type=type_name,
+                    monthly_price=sum(q * p for _, q, p, _ in additions),
+                    monthly_cost=sum(q * c for _, q, _, c in additions),
+                    effective_from=effective_from,
+                    effective_to=effective_to,
+                    cancelled_at=cancelled,
+                    additions=additions,
                 )
             )
     return lines
@@ -201,14 +229,24 @@ def agreement_record(line: AgreementLine, now: dt.datetime) -> tuple[dict[str, A
     changed = line.cancelled_at or line.effective_from
     updated = dt.datetime.combine(min(changed, now.date()), dt.time(15), UTC)
     data = {
-        "external_id": line.external_id, "client_external_id": line.client.external_id,
-        "name": f"{kind.prefix} - {line.client.name}", "agreement_type": line.type, "category": kind.category,
-        "monthly_price_minor": line.monthly_price, "monthly_cost_minor": line.monthly_cost,
-        "currency": catalog.TENANT["currency"], "effective_from": line.effective_from,
-        "effective_to": line.effective_to, "cancelled_at": line.cancelled_at, "vendor_updated_at": updated,
+        "external_id": line.external_id,
+        "client_external_id": line.client.external_id,
+        "name": f"{kind.prefix} - {line.client.name}",
+        "agreement_type": line.type,
+        "category": kind.category,
+        "monthly_price_minor": line.monthly_price,
+        "monthly_cost_minor": line.monthly_cost,
+        "currency": catalog.TENANT["currency"],
+        "effective_from": line.effective_from,
+        "effective_to": line.effective_to,
+        "cancelled_at": line.cancelled_at,
+        "vendor_updated_at": updated,
     }
     vendor = {
-        "type_id": kind.id, "billing_cycle": "Monthly", "prorate": True, "sla": line.client.sla,
+        "type_id": kind.id,
+        "billing_cycle": "Monthly",
+        "prorate": True,
+        "sla": line.client.sla,
         "status": "Cancelled" if line.cancelled_at else "Active",
         "additions": [
             {"product": name, "quantity": qty, "unit_price_minor": price, "unit_cost_minor": cost}
@@ -263,10 +301,16 @@ def endpoints_of(seed: int, client: SimClient, backup: bool, start: dt.date, end
             offline = dt.datetime.combine(end, dt.time(0), UTC) - dt.timedelta(hours=rng.uniform(24, 24 * 20))
         result.append(
             SimEndpoint(
-                external_id=str(int(client.external_id) * 1000 + k), client=client,
-                name=f"{client.code}-{suffix}", device_class=device_class, node_class=node_class,
-                first_day=first_day, last_day=last_day, offline_since=offline,
-                backed_up=backup and (device_class == "server" or (device_class == "workstation" and rng.random() < 0.2)),
+                external_id=str(int(client.external_id) * 1000 + k),
+                client=client,
+                name=f"{client.code}-{suffix}",
+                device_class=device_class,
+                node_class=node_class,
+                first_day=first_day,
+                last_day=last_day,
+                offline_since=offline,
+                backed_up=backup
+                and (device_class == "server" or (device_class == "workstation" and rng.random() < 0.2)),
             )
         )
     return result
@@ -281,9 +325,12 @@ def endpoint_record(seed: int, endpoint: SimEndpoint, now: dt.datetime) -> tuple
     else:
         contact = now - dt.timedelta(minutes=rng.uniform(1, 30))
     data = {
-        "external_id": endpoint.external_id, "client_external_id": endpoint.client.external_id,
-        "name": endpoint.name, "device_class": endpoint.device_class,
-        "last_contact_at": whole_seconds(contact), "active": endpoint.last_day is None,
+        "external_id": endpoint.external_id,
+        "client_external_id": endpoint.client.external_id,
+        "name": endpoint.name,
+        "device_class": endpoint.device_class,
+        "last_contact_at": whole_seconds(contact),
+        "active": endpoint.last_day is None,
     }
     vendor = {"node_class": endpoint.node_class, "created": endpoint.first_day, "backed_up": endpoint.backed_up}
     return data, vendor

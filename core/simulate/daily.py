@@ -56,7 +56,12 @@ def day_entries(world: World, index: int, day: dt.date, person: SimPerson) -> It
             entered = whole_seconds(end + entry_delay(rng, person.diligence))
         if entered <= world.now:
             yield time_entry(
-                IDS.daily_entry_base + index * 10_000 + person.key * 10 + j, person, start, end, work_type, entered,
+                IDS.daily_entry_base + index * 10_000 + person.key * 10 + j,
+                person,
+                start,
+                end,
+                work_type,
+                entered,
                 notes=work_type,
             )
 

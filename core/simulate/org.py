@@ -21,8 +21,10 @@ from podium.simulate import catalog
 from podium.simulate.catalog import GRADES, IDS, TEAM_KINDS, Grade
 from podium.simulate.streams import clamp, derive, lognormal, pick
 
-PART_TIME_HOURS = {day: ([["08:00", "16:00"]] if day in ("mon", "tue", "wed", "thu") else []) for day in
-                   ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+PART_TIME_HOURS = {
+    day: ([["08:00", "16:00"]] if day in ("mon", "tue", "wed", "thu") else [])
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+}
 ONE_DAY = dt.timedelta(days=1)
 
 
@@ -127,7 +129,9 @@ class Org:
     def __init__(self, seed: int, technicians: int, start: dt.date, end: dt.date) -> None:
         self.seed, self.start, self.end = seed, start, end
         self.holidays = [
-            (day, name) for year in range(start.year, end.year + 1) for day, name in us_holidays(year)
+            (day, name)
+            for year in range(start.year, end.year + 1)
+            for day, name in us_holidays(year)
             if start - dt.timedelta(days=366) <= day < end + dt.timedelta(days=366)
         ]
         self.calendar = BusinessCalendar(catalog.TENANT["time_zone"], OFFICE_HOURS, [d for d, _ in self.holidays])
@@ -189,14 +193,24 @@ class Org:
             hired = self.start - dt.timedelta(days=person_rng.randint(120, 3000))
             people.append(
                 SimPerson(
-                    key=key, first=first, last=last, identifier=identifier,
-                    email=f"{first}.{last}@{catalog.DOMAIN}".lower(), grade=grade, team=team,
+                    key=key,
+                    first=first,
+                    last=last,
+                    identifier=identifier,
+                    email=f"{first}.{last}@{catalog.DOMAIN}".lower(),
+                    grade=grade,
+                    team=team,
                     time_zone=pick(person_rng, catalog.TIME_ZONES),
-                    employed_from=hired, employed_to=None, hired_at=hired,
-                    capacity=32.0 if part_time else 40.0, part_time=part_time,
+                    employed_from=hired,
+                    employed_to=None,
+                    hired_at=hired,
+                    capacity=32.0 if part_time else 40.0,
+                    part_time=part_time,
                     salary=round(person_rng.uniform(low, high), -2),
-                    diligence=person_rng.betavariate(5, 2), skill=person_rng.betavariate(4, 2),
-                    pace=lognormal(person_rng, 1.0, 0.15), warmth=person_rng.betavariate(8, 1.5),
+                    diligence=person_rng.betavariate(5, 2),
+                    skill=person_rng.betavariate(4, 2),
+                    pace=lognormal(person_rng, 1.0, 0.15),
+                    warmth=person_rng.betavariate(8, 1.5),
                 )
             )
         self._lifecycle(people)
@@ -214,7 +228,7 @@ class Org:
         each = max(1, round(len(people) / 25 * days / 90))
         l1s = [p for p in people if p.grade == "L1"]
         rng.shuffle(l1s)
-        moved, hired, left = l1s[:each], l1s[each: 2 * each], l1s[2 * each: 3 * each]
+        moved, hired, left = l1s[:each], l1s[each : 2 * each], l1s[2 * each : 3 * each]
         for person in moved:
             day = _monday(self.start + dt.timedelta(days=rng.randint(days // 3, 2 * days // 3)))
             region = self.teams[person.team].region
@@ -223,7 +237,9 @@ class Org:
         for person in hired:
             person.employed_from = person.hired_at = _monday(self.start + dt.timedelta(days=rng.randint(5, days // 2)))
         for person in left:
-            person.employed_to = _monday(self.start + dt.timedelta(days=rng.randint(days // 2, days - 5))) - dt.timedelta(days=3)
+            person.employed_to = _monday(
+                self.start + dt.timedelta(days=rng.randint(days // 2, days - 5))
+            ) - dt.timedelta(days=3)
 
     def _pto(self, person: SimPerson) -> dict[dt.date, float]:
         """About 14 days off a year in blocks of 1–5 days, some of them half days."""
@@ -258,7 +274,9 @@ class Org:
     def working(self, person: SimPerson, day: dt.date) -> bool:
         return person.employed_on(day) and self.person_calendar(person).is_business_day(day)
 
-    def pick(self, rng: random.Random, tier: int, region: int, day: dt.date, exclude: SimPerson | None = None) -> SimPerson:
+    def pick(
+        self, rng: random.Random, tier: int, region: int, day: dt.date, exclude: SimPerson | None = None
+    ) -> SimPerson:
         """Someone of ``tier`` in ``region`` working on ``day``, weighted by pace; falls back
         to other regions, then to anyone employed, so tiny worlds still get an owner."""
         people, cumulative = self._pool(day, tier, region)
@@ -305,7 +323,8 @@ class Org:
     def owners(self) -> list[SimPerson]:
         """Engineers who can own clients: L2/L3 employed for the whole world."""
         return [
-            p for p in self.people
+            p
+            for p in self.people
             if p.grade in ("L2", "L3") and p.employed_from <= self.start and p.employed_to is None
         ] or [p for p in self.people if p.grade != "M"]
 
@@ -332,9 +351,14 @@ class Org:
     def _rows_people(self, clients: list[Any]) -> list[dict[str, Any]]:
         tenant_zone = catalog.TENANT["time_zone"]
         return [
-            {"email": p.email, "display_name": p.display_name,
-             "time_zone": None if p.time_zone == tenant_zone else p.time_zone,
-             "employed_from": p.employed_from, "employed_to": p.employed_to, "active": p.employed_to is None}
+            {
+                "email": p.email,
+                "display_name": p.display_name,
+                "time_zone": None if p.time_zone == tenant_zone else p.time_zone,
+                "employed_from": p.employed_from,
+                "employed_to": p.employed_to,
+                "active": p.employed_to is None,
+            }
             for p in self.people
         ]
 
@@ -342,13 +366,23 @@ class Org:
         return [{"name": t.name, "description": t.description} for t in self.teams]
 
     def _rows_calendars(self, clients: list[Any]) -> list[dict[str, Any]]:
-        def row(name: str, kind: str, zone: str, hours: dict[str, list[list[str]]], person: str | None = None) -> dict[str, Any]:
+        def row(
+            name: str, kind: str, zone: str, hours: dict[str, list[list[str]]], person: str | None = None
+        ) -> dict[str, Any]:
             cells = {day: " ".join(f"{a}-{b}" for a, b in spans) for day, spans in hours.items()}
             return {"name": name, "kind": kind, "time_zone": zone, "person": person, **cells}
 
         rows = [row(catalog.BUSINESS_CALENDAR, "tenant", catalog.TENANT["time_zone"], OFFICE_HOURS)]
-        rows += [row(s.calendar, "sla", catalog.TENANT["time_zone"], catalog.PREMIUM_HOURS) for s in catalog.SLAS.values() if s.calendar]
-        rows += [row(f"{p.display_name} (part time)", "person", p.time_zone, PART_TIME_HOURS, p.email) for p in self.people if p.part_time]
+        rows += [
+            row(s.calendar, "sla", catalog.TENANT["time_zone"], catalog.PREMIUM_HOURS)
+            for s in catalog.SLAS.values()
+            if s.calendar
+        ]
+        rows += [
+            row(f"{p.display_name} (part time)", "person", p.time_zone, PART_TIME_HOURS, p.email)
+            for p in self.people
+            if p.part_time
+        ]
         return rows
 
     def _rows_holidays(self, clients: list[Any]) -> list[dict[str, Any]]:
@@ -368,7 +402,8 @@ class Org:
     def _rows_memberships(self, clients: list[Any]) -> list[dict[str, Any]]:
         return [
             {"person": p.email, "team": self.teams[team].name, "valid_from": start, "valid_to": end, "share": 1.0}
-            for p in self.people for start, end, _grade, team, _salary in self._periods(p)
+            for p in self.people
+            for start, end, _grade, team, _salary in self._periods(p)
         ]
 
     def _rows_facts(self, clients: list[Any]) -> list[dict[str, Any]]:
@@ -377,16 +412,33 @@ class Org:
             for start, end, grade, team, salary in self._periods(p):
                 manager = self.managers[team]
                 facts = [
-                    ("role", GRADES[grade].role, None), ("level", GRADES[grade].level, None),
+                    ("role", GRADES[grade].role, None),
+                    ("level", GRADES[grade].level, None),
                     ("compensation", f"{salary:.2f}", catalog.TENANT["currency"]),
                 ]
                 if manager is not p:
                     facts.append(("manager", manager.email, None))
                 for kind, value, currency in facts:
-                    rows.append({"person": p.email, "kind": kind, "value": value, "currency": currency,
-                                 "valid_from": start, "valid_to": end})
-            rows.append({"person": p.email, "kind": "capacity_hours_week", "value": f"{p.capacity:g}", "currency": None,
-                         "valid_from": p.employed_from, "valid_to": p.employed_to + ONE_DAY if p.employed_to else None})
+                    rows.append(
+                        {
+                            "person": p.email,
+                            "kind": kind,
+                            "value": value,
+                            "currency": currency,
+                            "valid_from": start,
+                            "valid_to": end,
+                        }
+                    )
+            rows.append(
+                {
+                    "person": p.email,
+                    "kind": "capacity_hours_week",
+                    "value": f"{p.capacity:g}",
+                    "currency": None,
+                    "valid_from": p.employed_from,
+                    "valid_to": p.employed_to + ONE_DAY if p.employed_to else None,
+                }
+            )
         return rows
 
     def _rows_responsibilities(self, clients: list[Any]) -> list[dict[str, Any]]:
@@ -395,8 +447,15 @@ class Org:
             if client.internal:
                 continue
             base = {"client": client.name, "connection": catalog.CONNECTION_NAME, "person": None, "team": None}
-            rows.append({**base, "team": self.team_of_kind("help_desk", client.region).name, "share": 1.0,
-                         "valid_from": client.since, "valid_to": None})
+            rows.append(
+                {
+                    **base,
+                    "team": self.team_of_kind("help_desk", client.region).name,
+                    "share": 1.0,
+                    "valid_from": client.since,
+                    "valid_to": None,
+                }
+            )
             for owner, share, start, end in client.owners:
                 rows.append({**base, "person": owner.email, "share": share, "valid_from": start, "valid_to": end})
         return rows
@@ -418,12 +477,22 @@ class Org:
 
     def _rows_mappings(self, clients: list[Any]) -> list[dict[str, Any]]:
         base = {"connection": catalog.CONNECTION_NAME, "confirmed": True}
-        rows = [{**base, "kind": "work_type", "vendor_value": w.name, "podium_value": w.mapping} for w in catalog.WORK_TYPES.values()]
-        rows += [{**base, "kind": "agreement_type", "vendor_value": a.name, "podium_value": a.category}
-                 for a in catalog.AGREEMENT_TYPES.values()]
+        rows = [
+            {**base, "kind": "work_type", "vendor_value": w.name, "podium_value": w.mapping}
+            for w in catalog.WORK_TYPES.values()
+        ]
+        rows += [
+            {**base, "kind": "agreement_type", "vendor_value": a.name, "podium_value": a.category}
+            for a in catalog.AGREEMENT_TYPES.values()
+        ]
         statuses = {s.name: s.category for board in catalog.BOARDS.values() for s in board.statuses}
-        rows += [{**base, "kind": "status", "vendor_value": name, "podium_value": category} for name, category in sorted(statuses.items())]
-        rows += [{**base, "kind": "board", "vendor_value": b.name, "podium_value": b.kind} for b in catalog.BOARDS.values()]
+        rows += [
+            {**base, "kind": "status", "vendor_value": name, "podium_value": category}
+            for name, category in sorted(statuses.items())
+        ]
+        rows += [
+            {**base, "kind": "board", "vendor_value": b.name, "podium_value": b.kind} for b in catalog.BOARDS.values()
+        ]
         return rows
 
 

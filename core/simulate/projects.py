@@ -100,10 +100,19 @@ def build_projects(world: World) -> list[SimProject]:
             begin = stop
         projects.append(
             SimProject(
-                index=index, external_id=str(1000 + index), client=client, name=f"{client.name} - {name}",
-                lead=lead, helper=helper, manager=world.org.managers[team.index], start=start,
-                estimated_end=estimated_end, actual_end=actual_end, budget_hours=budget,
-                hours=round(budget * lognormal(rng, 1.03, 0.2), 1), fixed_fee=rng.random() < 0.6,
+                index=index,
+                external_id=str(1000 + index),
+                client=client,
+                name=f"{client.name} - {name}",
+                lead=lead,
+                helper=helper,
+                manager=world.org.managers[team.index],
+                start=start,
+                estimated_end=estimated_end,
+                actual_end=actual_end,
+                budget_hours=budget,
+                hours=round(budget * lognormal(rng, 1.03, 0.2), 1),
+                fixed_fee=rng.random() < 0.6,
                 phases=tuple(phases),
             )
         )
@@ -128,10 +137,20 @@ def project_work(world: World, project: SimProject) -> list[Record]:
             end = start + dt.timedelta(minutes=round(hours * 4) * 15)
             entered = whole_seconds(end + entry_delay(rng, person.diligence))
             entries.append(
-                time_entry(IDS.project_entry_base + project.index * 10_000 + k, person, start, end, "Project Work",
-                           entered, billable=not project.fixed_fee, ticket_id=phase.ticket_id,
-                           project_id=project.external_id, client_id=project.client.external_id,
-                           notes=f"{project.name}: {phase.name}", hourly_rate=catalog.PROJECT_RATE)
+                time_entry(
+                    IDS.project_entry_base + project.index * 10_000 + k,
+                    person,
+                    start,
+                    end,
+                    "Project Work",
+                    entered,
+                    billable=not project.fixed_fee,
+                    ticket_id=phase.ticket_id,
+                    project_id=project.external_id,
+                    client_id=project.client.external_id,
+                    notes=f"{project.name}: {phase.name}",
+                    hourly_rate=catalog.PROJECT_RATE,
+                )
             )
             k += 1
     return entries
@@ -147,18 +166,27 @@ def materialise(world: World, project: SimProject) -> tuple[Record, list[Record]
     rate = catalog.PROJECT_RATE * 100
     status = "Completed" if done else "In Progress"
     data = {
-        "external_id": project.external_id, "name": project.name, "client_external_id": project.client.external_id,
-        "manager_external_id": project.manager.member_id, "status": status,
-        "estimated_end": project.estimated_end, "actual_end": project.actual_end if done else None,
-        "budget_hours": project.budget_hours, "actual_hours": hours,
+        "external_id": project.external_id,
+        "name": project.name,
+        "client_external_id": project.client.external_id,
+        "manager_external_id": project.manager.member_id,
+        "status": status,
+        "estimated_end": project.estimated_end,
+        "actual_end": project.actual_end if done else None,
+        "budget_hours": project.budget_hours,
+        "actual_hours": hours,
         "billable_minor": round((project.budget_hours if project.fixed_fee else hours) * rate),
         "currency": catalog.TENANT["currency"],
         "vendor_updated_at": max([world.at_local(project.start, 9 * 60), *(e.data["entered_at"] for e in entries)]),
     }
     vendor = {
-        "board": "Professional Services", "closed": done, "estimated_start": project.start,
-        "actual_start": project.start, "billing_method": "FixedFee" if project.fixed_fee else "ActualRates",
-        "estimated_hours": project.budget_hours, "lead_identifier": project.lead.identifier,
+        "board": "Professional Services",
+        "closed": done,
+        "estimated_start": project.start,
+        "actual_start": project.start,
+        "billing_method": "FixedFee" if project.fixed_fee else "ActualRates",
+        "estimated_hours": project.budget_hours,
+        "lead_identifier": project.lead.identifier,
         "percent_complete": 100 if done else round(min(99.0, 100 * hours / max(project.hours, 1))),
         "phases": [{"name": p.name, "ticket_external_id": p.ticket_id} for p in project.phases],
     }
@@ -183,28 +211,62 @@ def _phase_ticket(
     category = BOARDS["Professional Services"].status(status).category
     logged = [e for e in entries if e.data["ticket_external_id"] == phase.ticket_id]
     data: dict[str, Any] = {
-        "external_id": phase.ticket_id, "number": phase.ticket_id, "summary": f"{project.name}: {phase.name}"[:500],
-        "client_external_id": project.client.external_id, "contact_external_id": None,
-        "board": "Professional Services", "type": "Project", "subtype": phase.name, "item": None,
-        "priority": PRIORITIES[2].name, "impact": PRIORITIES[2].impact, "weight": None, "source": "Schedule",
-        "status": status, "status_category": category, "closed": category == "closed", "created_at": created,
-        "first_response_at": None, "resolved_at": finished if category == "closed" else None,
-        "closed_at": finished if category == "closed" else None, "sla_response_due_at": None,
-        "sla_resolution_due_at": None, "sla_response_met": None, "sla_resolution_met": None, "sla_source": None,
+        "external_id": phase.ticket_id,
+        "number": phase.ticket_id,
+        "summary": f"{project.name}: {phase.name}"[:500],
+        "client_external_id": project.client.external_id,
+        "contact_external_id": None,
+        "board": "Professional Services",
+        "type": "Project",
+        "subtype": phase.name,
+        "item": None,
+        "priority": PRIORITIES[2].name,
+        "impact": PRIORITIES[2].impact,
+        "weight": None,
+        "source": "Schedule",
+        "status": status,
+        "status_category": category,
+        "closed": category == "closed",
+        "created_at": created,
+        "first_response_at": None,
+        "resolved_at": finished if category == "closed" else None,
+        "closed_at": finished if category == "closed" else None,
+        "sla_response_due_at": None,
+        "sla_resolution_due_at": None,
+        "sla_response_met": None,
+        "sla_resolution_met": None,
+        "sla_source": None,
         "owner_external_id": project.lead.member_id,
         "resolved_by_external_id": project.lead.member_id if category == "closed" else None,
-        "tier": None, "parent_external_id": None, "merged": False, "is_project": True,
-        "configuration_external_id": None, "vendor_updated_at": seen[-1][0] if seen else created,
+        "tier": None,
+        "parent_external_id": None,
+        "merged": False,
+        "is_project": True,
+        "configuration_external_id": None,
+        "vendor_updated_at": seen[-1][0] if seen else created,
     }
     vendor = {
-        "record_type": "ProjectTicket", "project_external_id": project.external_id, "phase": phase.name,
-        "board_id": BOARDS["Professional Services"].id, "resources": [project.lead.identifier],
-        "actual_hours": round(sum(e.data["hours"] for e in logged), 2), "company_identifier": project.client.identifier,
+        "record_type": "ProjectTicket",
+        "project_external_id": project.external_id,
+        "phase": phase.name,
+        "board_id": BOARDS["Professional Services"].id,
+        "resources": [project.lead.identifier],
+        "actual_hours": round(sum(e.data["hours"] for e in logged), 2),
+        "company_identifier": project.client.identifier,
     }
     events = [
-        Record("ticket_event", {"ticket_external_id": phase.ticket_id, "kind": "status_change", "at": at,
-                                "actor_external_id": project.lead.member_id, "from_value": before,
-                                "to_value": after, "source": "audit"})
+        Record(
+            "ticket_event",
+            {
+                "ticket_external_id": phase.ticket_id,
+                "kind": "status_change",
+                "at": at,
+                "actor_external_id": project.lead.member_id,
+                "from_value": before,
+                "to_value": after,
+                "source": "audit",
+            },
+        )
         for at, before, after in seen
     ]
     return Record("ticket", data, vendor), events

@@ -149,19 +149,32 @@ def day_headers(world: World, index: int, day: dt.date) -> list[Header]:
         issue = pick(hrng, [(issue, issue.weight) for issue in catalog.ISSUES])
         template = hrng.choice(issue.summaries)
         header = Header(
-            seq=(0, n), rng=hrng, created_at=_local(world, day, _arrival_minute(hrng, business)), client=client,
-            kind="service", source=pick(hrng, catalog.SERVICE_SOURCES),
-            priority=pick(hrng, [(p, p.weight) for p in PRIORITIES]), issue=issue, contact=contact,
+            seq=(0, n),
+            rng=hrng,
+            created_at=_local(world, day, _arrival_minute(hrng, business)),
+            client=client,
+            kind="service",
+            source=pick(hrng, catalog.SERVICE_SOURCES),
+            priority=pick(hrng, [(p, p.weight) for p in PRIORITIES]),
+            issue=issue,
+            contact=contact,
             summary=template.format(contact=contact["first_name"] if contact else "a user"),
         )
         headers.append(header)
         if header.source in ("Email", "Portal") and hrng.random() < 0.025:
             headers.append(
                 Header(
-                    seq=(1, n), rng=derive(world.seed, "duplicate", index, n),
-                    created_at=header.created_at + dt.timedelta(minutes=hrng.uniform(2, 40)), client=client,
-                    kind="duplicate", source=header.source, priority=header.priority, issue=issue,
-                    contact=contact, summary=f"RE: {header.summary}", parent=header,
+                    seq=(1, n),
+                    rng=derive(world.seed, "duplicate", index, n),
+                    created_at=header.created_at + dt.timedelta(minutes=hrng.uniform(2, 40)),
+                    client=client,
+                    kind="duplicate",
+                    source=header.source,
+                    priority=header.priority,
+                    issue=issue,
+                    contact=contact,
+                    summary=f"RE: {header.summary}",
+                    parent=header,
                 )
             )
     for n in range(poisson(rng, mean * ALERT_SHARE * (1.0 if business else 0.9))):
@@ -173,8 +186,14 @@ def day_headers(world: World, index: int, day: dt.date) -> list[Header]:
         endpoint = hrng.choice(matching) if matching else None
         headers.append(
             Header(
-                seq=(2, n), rng=hrng, created_at=_local(world, day, hrng.uniform(0, 24 * 60 - 1)), client=client,
-                kind="alert", source="Monitoring", priority=PRIORITIES[alert.priority - 1], alert=alert,
+                seq=(2, n),
+                rng=hrng,
+                created_at=_local(world, day, hrng.uniform(0, 24 * 60 - 1)),
+                client=client,
+                kind="alert",
+                source="Monitoring",
+                priority=PRIORITIES[alert.priority - 1],
+                alert=alert,
                 endpoint=endpoint,
                 summary=alert.summary.format(device=endpoint.name if endpoint else client.code, pct=hrng.randint(2, 9)),
             )
@@ -194,8 +213,14 @@ class _Player:
     def day(self, instant: dt.datetime) -> dt.date:
         return self.org.calendar.local_day(self.org.calendar.next_business_time(instant))
 
-    def touch(self, life: _Life, person: SimPerson, not_before: dt.datetime, work_type: str = "Remote Support",
-              factor: float = 1.0) -> dt.datetime:
+    def touch(
+        self,
+        life: _Life,
+        person: SimPerson,
+        not_before: dt.datetime,
+        work_type: str = "Remote Support",
+        factor: float = 1.0,
+    ) -> dt.datetime:
         """A work session of ``person`` starting at their next working moment; returns its end."""
         start = whole_seconds(self.org.person_calendar(person).next_business_time(not_before))
         grade = person.grade_on(self.org.calendar.local_day(start))
@@ -223,14 +248,18 @@ class _Player:
         life.due_resolution = calendar.add_business_hours(h.created_at, sla.resolve_hours[h.priority.sort - 1])
         owner = self.org.pick(rng, 1, region, self.day(h.created_at))
         owner_calendar = self.org.person_calendar(owner)
-        taken = life.assign(owner_calendar.next_business_time(h.created_at) + MINUTE * rng.uniform(0, 10), owner, owner.member_id)
+        taken = life.assign(
+            owner_calendar.next_business_time(h.created_at) + MINUTE * rng.uniform(0, 10), owner, owner.member_id
+        )
         response = owner_calendar.add_business_hours(
             h.created_at, lognormal(rng, h.priority.response_median_hours / owner.pace, 0.9)
         )
         life.first_response = life.status(max(response, taken + MINUTE), "In Progress", owner.member_id)
         return owner
 
-    def work(self, life: _Life, owner: SimPerson, region: int, *, single: float, full: bool) -> tuple[SimPerson, dt.datetime]:
+    def work(
+        self, life: _Life, owner: SimPerson, region: int, *, single: float, full: bool
+    ) -> tuple[SimPerson, dt.datetime]:
         """Work until resolved; returns who resolved it and when the last session ended.
 
         ``full`` enables what only service tickets have (helpers, on-site visits).
@@ -266,7 +295,9 @@ class _Player:
             self.touch(life, helper, first + (t - first) * rng.uniform(0.2, 0.8))
         return current, t
 
-    def escalate(self, life: _Life, current: SimPerson, region: int, t: dt.datetime, tier: int) -> tuple[SimPerson, dt.datetime]:
+    def escalate(
+        self, life: _Life, current: SimPerson, region: int, t: dt.datetime, tier: int
+    ) -> tuple[SimPerson, dt.datetime]:
         at = life.at(t + 2 * MINUTE)
         life.tiers.append((at, tier, current.member_id))
         if tier == 2:
@@ -308,8 +339,7 @@ def _service(world: World, h: Header) -> tuple[_Life, Header | None]:
         reply = resolved + dt.timedelta(hours=lognormal(rng, 18, 1.1))
         if reply - resolved <= REOPEN_WINDOW:
             if reply > closing:
-                life.status(closing, "Closed", world.workflow_id)
-                life.closures.append((closing, world.workflow_id))
+                life.closures.append((life.status(closing, "Closed", world.workflow_id), world.workflow_id))
             was = life.statuses[-1][1]
             reopen_at = life.status(reply, "Reopened", None)
             life.reopens.append((reopen_at, was))
@@ -317,8 +347,7 @@ def _service(world: World, h: Header) -> tuple[_Life, Header | None]:
             life.status(life.work[-1][1], "In Progress", resolver.member_id)
             closing = player.close(player.resolve(life, resolver, t))
             reopened = True
-    life.status(closing, "Closed", world.workflow_id)
-    life.closures.append((life.statuses[-1][0], world.workflow_id))
+    life.closures.append((life.status(closing, "Closed", world.workflow_id), world.workflow_id))
     if h.contact and rng.random() < SURVEY_RESPONSE_RATE:
         late = life.due_resolution is not None and life.resolutions[0][0] > life.due_resolution
         positive = rng.random() < 0.9 + 0.095 * resolver.warmth - (0.25 if reopened else 0) - (0.08 if late else 0)
@@ -337,9 +366,17 @@ def _repeat(world: World, h: Header, resolved: dt.datetime) -> Header:
     while not world.org.calendar.is_business_day(day):
         day += dt.timedelta(days=1)
     return Header(
-        seq=(3, int(h.external_id)), rng=rng, created_at=_local(world, day, rng.uniform(8.5 * 60, 16.5 * 60)),
-        client=h.client, kind="repeat", source=pick(rng, [("Email", 0.6), ("Phone", 0.4)]), priority=h.priority,
-        issue=h.issue, contact=h.contact, summary=h.summary, repeat_of=h.external_id,
+        seq=(3, int(h.external_id)),
+        rng=rng,
+        created_at=_local(world, day, rng.uniform(8.5 * 60, 16.5 * 60)),
+        client=h.client,
+        kind="repeat",
+        source=pick(rng, [("Email", 0.6), ("Phone", 0.4)]),
+        priority=h.priority,
+        issue=h.issue,
+        contact=h.contact,
+        summary=h.summary,
+        repeat_of=h.external_id,
     )
 
 
@@ -351,7 +388,9 @@ def _alert(world: World, h: Header) -> _Life:
     life.boards.append((h.created_at, "Monitoring"))
     life.tiers.append((h.created_at, 1, None))
     if rng.random() < h.alert.auto_close:
-        cleared = life.status(h.created_at + dt.timedelta(minutes=lognormal(rng, 25, 1.0)), "Auto Resolved", world.rmm_id)
+        cleared = life.status(
+            h.created_at + dt.timedelta(minutes=lognormal(rng, 25, 1.0)), "Auto Resolved", world.rmm_id
+        )
         life.resolutions.append((cleared, None))
         closed = life.status(cleared + MINUTE * rng.uniform(1, 5), "Closed", world.rmm_id)
         life.closures.append((closed, world.rmm_id))
@@ -409,27 +448,46 @@ def _materialise(world: World, life: _Life, now: dt.datetime) -> Story:
         entered = whole_seconds(end + delay)
         if entered <= now:
             entries.append(
-                time_entry(int(ticket_id) * 100 + k, person, start, end, work_type, entered,
-                           billable=h.client.billable_time, ticket_id=ticket_id, client_id=h.client.external_id,
-                           notes=f"{work_type}: {h.summary}"[:200])
+                time_entry(
+                    int(ticket_id) * 100 + k,
+                    person,
+                    start,
+                    end,
+                    work_type,
+                    entered,
+                    billable=h.client.billable_time,
+                    ticket_id=ticket_id,
+                    client_id=h.client.external_id,
+                    notes=f"{work_type}: {h.summary}"[:200],
+                )
             )
     events = _events(life, ticket_id, now)
     updated = max([h.created_at, *(e.data["at"] for e in events)])
     assigned = [person.identifier for at, person, _actor in life.owners if at <= now]
     resources = list(dict.fromkeys(assigned + [e.vendor["member_identifier"] for e in entries]))
     data = {
-        "external_id": ticket_id, "number": ticket_id, "summary": h.summary,
+        "external_id": ticket_id,
+        "number": ticket_id,
+        "summary": h.summary,
         "client_external_id": h.client.external_id,
         "contact_external_id": h.contact["id"] if h.contact else None,
         "board": board,
         "type": h.issue.type if h.issue else "Alert",
         "subtype": h.issue.subtype if h.issue else "Monitoring",
         "item": h.issue.item if h.issue else h.alert.item if h.alert else None,
-        "priority": h.priority.name, "impact": h.priority.impact, "weight": None, "source": h.source,
-        "status": status, "status_category": category, "closed": category == "closed",
-        "created_at": h.created_at, "first_response_at": first_response,
-        "resolved_at": resolution[0] if resolution else None, "closed_at": closure[0] if closure else None,
-        "sla_response_due_at": life.due_response, "sla_resolution_due_at": life.due_resolution,
+        "priority": h.priority.name,
+        "impact": h.priority.impact,
+        "weight": None,
+        "source": h.source,
+        "status": status,
+        "status_category": category,
+        "closed": category == "closed",
+        "created_at": h.created_at,
+        "first_response_at": first_response,
+        "resolved_at": resolution[0] if resolution else None,
+        "closed_at": closure[0] if closure else None,
+        "sla_response_due_at": life.due_response,
+        "sla_resolution_due_at": life.due_resolution,
         "sla_response_met": met(first_response, life.due_response),
         "sla_resolution_met": met(first_resolution, life.due_resolution),
         "sla_source": "vendor" if life.sla else None,
@@ -437,18 +495,26 @@ def _materialise(world: World, life: _Life, now: dt.datetime) -> Story:
         "resolved_by_external_id": resolution[1].member_id if resolution and resolution[1] else None,
         "tier": tier,
         "parent_external_id": h.parent.external_id if h.parent else None,
-        "merged": h.kind == "duplicate", "is_project": False,
+        "merged": h.kind == "duplicate",
+        "is_project": False,
         "configuration_external_id": h.endpoint.external_id if h.endpoint else None,
         "vendor_updated_at": updated,
     }
     vendor = {
-        "record_type": "ServiceTicket", "sla": life.sla, "severity": h.priority.severity,
-        "priority_id": h.priority.id, "board_id": BOARDS[board].id, "source_id": catalog.SOURCES[h.source],
-        "resources": resources, "created_by": world.identifier_of(life.creator) or h.source,
+        "record_type": "ServiceTicket",
+        "sla": life.sla,
+        "severity": h.priority.severity,
+        "priority_id": h.priority.id,
+        "board_id": BOARDS[board].id,
+        "source_id": catalog.SOURCES[h.source],
+        "resources": resources,
+        "created_by": world.identifier_of(life.creator) or h.source,
         "closed_by": world.identifier_of(closure[1]) if closure else None,
-        "company_identifier": h.client.identifier, "agreement_external_id": world.managed_agreement.get(h.client.external_id),
+        "company_identifier": h.client.identifier,
+        "agreement_external_id": world.managed_agreement.get(h.client.external_id),
         "contact_name": f"{h.contact['first_name']} {h.contact['last_name']}" if h.contact else None,
-        "repeat_of": h.repeat_of, "actual_hours": round(sum(e.data["hours"] for e in entries), 2),
+        "repeat_of": h.repeat_of,
+        "actual_hours": round(sum(e.data["hours"] for e in entries), 2),
         "escalated_at": life.tiers[1][0] if len(life.tiers) > 1 and life.tiers[1][0] <= now else None,
     }
     survey = None
@@ -457,13 +523,24 @@ def _materialise(world: World, life: _Life, now: dt.datetime) -> Story:
         submitted = whole_seconds(submitted)
         survey = Record(
             "survey",
-            {"external_id": ticket_id, "ticket_external_id": ticket_id,
-             "identity_external_id": life.resolutions[-1][1].member_id if life.resolutions[-1][1] else None,
-             "score": float(score), "scale_min": float(SURVEY["scale"][0]), "scale_max": float(SURVEY["scale"][1]),
-             "positive": score >= SURVEY["positive_from"], "submitted_at": submitted, "vendor_updated_at": submitted},
-            {"survey_id": SURVEY["id"], "answers": [{"question_id": SURVEY["question_id"], "answer": score - 1}],
-             "total_points": score, "contact_external_id": h.contact["id"] if h.contact else None,
-             "company_external_id": h.client.external_id},
+            {
+                "external_id": ticket_id,
+                "ticket_external_id": ticket_id,
+                "identity_external_id": life.resolutions[-1][1].member_id if life.resolutions[-1][1] else None,
+                "score": float(score),
+                "scale_min": float(SURVEY["scale"][0]),
+                "scale_max": float(SURVEY["scale"][1]),
+                "positive": score >= SURVEY["positive_from"],
+                "submitted_at": submitted,
+                "vendor_updated_at": submitted,
+            },
+            {
+                "survey_id": SURVEY["id"],
+                "answers": [{"question_id": SURVEY["question_id"], "answer": score - 1}],
+                "total_points": score,
+                "contact_external_id": h.contact["id"] if h.contact else None,
+                "company_external_id": h.client.external_id,
+            },
         )
     return Story(Record("ticket", data, vendor), events, entries, survey)
 
@@ -482,8 +559,18 @@ def _events(life: _Life, ticket_id: str, now: dt.datetime) -> list[Record]:
     for at, was in life.reopens:
         raw.append((at, "reopen", None, was, "Reopened"))
     return [
-        Record("ticket_event", {"ticket_external_id": ticket_id, "kind": kind, "at": at, "actor_external_id": actor,
-                                "from_value": before, "to_value": after, "source": "audit"})
+        Record(
+            "ticket_event",
+            {
+                "ticket_external_id": ticket_id,
+                "kind": kind,
+                "at": at,
+                "actor_external_id": actor,
+                "from_value": before,
+                "to_value": after,
+                "source": "audit",
+            },
+        )
         for at, kind, actor, before, after in sorted(raw, key=lambda e: (e[0], e[1]))
         if at <= now
     ]

@@ -49,8 +49,6 @@ ENTITIES = (
     "ticket", "ticket_event", "time_entry", "survey",
 )  # fmt: skip
 """Canonical entities a world produces, references first."""
-ORG_KINDS = ("people", "teams", "calendars", "holidays", "memberships", "facts", "responsibilities",
-             "availability", "mappings")
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,8 @@ class World:
         self.agreement_lines = agreements(self.seed, self.clients, self.start, self.end)
         self.managed_agreement = {
             line.client.external_id: line.external_id
-            for line in self.agreement_lines if line.type in ("Managed Services", "Block Hours")
+            for line in self.agreement_lines
+            if line.type in ("Managed Services", "Block Hours")
         }
         backed_up = {line.client.external_id for line in self.agreement_lines if line.type == "Backup as a Service"}
         self.endpoints_by_client: dict[str, list[SimEndpoint]] = {
@@ -118,8 +117,11 @@ class World:
         self._weights = client_weights(self.clients, endpoints=False)
         self._endpoint_weights = client_weights(self.clients, endpoints=True)
         self._sla_calendars = {
-            sla.name: (BusinessCalendar(self.tenant["time_zone"], catalog.PREMIUM_HOURS, [])
-                       if sla.calendar else self.org.calendar)
+            sla.name: (
+                BusinessCalendar(self.tenant["time_zone"], catalog.PREMIUM_HOURS, [])
+                if sla.calendar
+                else self.org.calendar
+            )
             for sla in SLAS.values()
         }
         self.contractor = self._contractor()
@@ -133,10 +135,23 @@ class World:
     def _contractor(self) -> SimPerson:
         """A subcontractor with a vendor account but no Person: their time stays unattributed."""
         return SimPerson(
-            key=IDS.contractor_member - IDS.first_member, first="Pat", last="Contractor", identifier="pcontractor",
-            email="pat@contractor-help.example", grade="L2", team=0, time_zone=self.tenant["time_zone"],
-            employed_from=self.start - dt.timedelta(days=365), employed_to=None, hired_at=self.start,
-            capacity=8.0, salary=0, diligence=0.5, skill=0.5, pace=1.0, warmth=0.9,
+            key=IDS.contractor_member - IDS.first_member,
+            first="Pat",
+            last="Contractor",
+            identifier="pcontractor",
+            email="pat@contractor-help.example",
+            grade="L2",
+            team=0,
+            time_zone=self.tenant["time_zone"],
+            employed_from=self.start - dt.timedelta(days=365),
+            employed_to=None,
+            hired_at=self.start,
+            capacity=8.0,
+            salary=0,
+            diligence=0.5,
+            skill=0.5,
+            pace=1.0,
+            warmth=0.9,
         )
 
     def days(self) -> Iterator[dt.date]:
@@ -185,13 +200,29 @@ class World:
             manager = self.org.manager_on(person, last_day)
             yield Record(
                 "identity",
-                {"external_id": person.member_id, "vendor_key": person.identifier, "email": person.email,
-                 "display_name": person.display_name, "is_person": True, "raw": None},
-                {"first_name": person.first, "last_name": person.last, "title": grade.title, "license_class": "F",
-                 "member_type": "person", "inactive": person.employed_to is not None and person.employed_to < last_day,
-                 "hire_date": person.hired_at, "time_zone": person.time_zone, "daily_capacity": person.capacity / 5,
-                 "hourly_cost_minor": round(person.salary * 130 / 2080), "hourly_rate_minor": grade.hourly_rate * 100,
-                 "reports_to": manager.identifier if manager else None, "work_role": grade.title},
+                {
+                    "external_id": person.member_id,
+                    "vendor_key": person.identifier,
+                    "email": person.email,
+                    "display_name": person.display_name,
+                    "is_person": True,
+                    "raw": None,
+                },
+                {
+                    "first_name": person.first,
+                    "last_name": person.last,
+                    "title": grade.title,
+                    "license_class": "F",
+                    "member_type": "person",
+                    "inactive": person.employed_to is not None and person.employed_to < last_day,
+                    "hire_date": person.hired_at,
+                    "time_zone": person.time_zone,
+                    "daily_capacity": person.capacity / 5,
+                    "hourly_cost_minor": round(person.salary * 130 / 2080),
+                    "hourly_rate_minor": grade.hourly_rate * 100,
+                    "reports_to": manager.identifier if manager else None,
+                    "work_role": grade.title,
+                },
             )
         yield from self._system_members()
 
@@ -202,19 +233,45 @@ class World:
         ):
             yield Record(
                 "identity",
-                {"external_id": member_id, "vendor_key": identifier, "email": None, "display_name": name,
-                 "is_person": False, "raw": None},
-                {"first_name": name, "last_name": "", "title": name, "license_class": "A", "member_type": kind,
-                 "inactive": False},
+                {
+                    "external_id": member_id,
+                    "vendor_key": identifier,
+                    "email": None,
+                    "display_name": name,
+                    "is_person": False,
+                    "raw": None,
+                },
+                {
+                    "first_name": name,
+                    "last_name": "",
+                    "title": name,
+                    "license_class": "A",
+                    "member_type": kind,
+                    "inactive": False,
+                },
             )
         c = self.contractor
         yield Record(
             "identity",
-            {"external_id": c.member_id, "vendor_key": c.identifier, "email": c.email, "display_name": c.display_name,
-             "is_person": True, "raw": None},
-            {"first_name": c.first, "last_name": c.last, "title": "Contractor", "license_class": "F",
-             "member_type": "person", "inactive": False, "hire_date": c.hired_at, "time_zone": c.time_zone,
-             "work_role": GRADES["L2"].title},
+            {
+                "external_id": c.member_id,
+                "vendor_key": c.identifier,
+                "email": c.email,
+                "display_name": c.display_name,
+                "is_person": True,
+                "raw": None,
+            },
+            {
+                "first_name": c.first,
+                "last_name": c.last,
+                "title": "Contractor",
+                "license_class": "F",
+                "member_type": "person",
+                "inactive": False,
+                "hire_date": c.hired_at,
+                "time_zone": c.time_zone,
+                "work_role": GRADES["L2"].title,
+            },
         )
 
     def client_records(self) -> Iterator[Record]:
@@ -222,10 +279,22 @@ class World:
         for client in self.clients:
             yield Record(
                 "client",
-                {"external_id": client.external_id, "name": client.name, "is_internal": client.internal, "active": True},
-                {"identifier": client.identifier, "type": plans[client.plan], "users": client.users,
-                 "servers": client.servers, "sla": client.sla, "date_acquired": client.since,
-                 "contacts": client.contacts, "code": client.code},
+                {
+                    "external_id": client.external_id,
+                    "name": client.name,
+                    "is_internal": client.internal,
+                    "active": True,
+                },
+                {
+                    "identifier": client.identifier,
+                    "type": plans[client.plan],
+                    "users": client.users,
+                    "servers": client.servers,
+                    "sla": client.sla,
+                    "date_acquired": client.since,
+                    "contacts": client.contacts,
+                    "code": client.code,
+                },
             )
 
     def agreement_records(self) -> Iterator[Record]:
@@ -298,8 +367,15 @@ class World:
         end = start + dt.timedelta(hours=3)
         entered = end + dt.timedelta(minutes=rng.uniform(1, 90))
         if entered <= self.now:
-            yield time_entry(IDS.daily_entry_base + index * 10_000 + self.contractor.key * 10, self.contractor, start,
-                             end, "Proactive Maintenance", entered.replace(microsecond=0), notes="Server maintenance")
+            yield time_entry(
+                IDS.daily_entry_base + index * 10_000 + self.contractor.key * 10,
+                self.contractor,
+                start,
+                end,
+                "Proactive Maintenance",
+                entered.replace(microsecond=0),
+                notes="Server maintenance",
+            )
 
     def surveys(self) -> Iterator[Record]:
         for story in self.stories():
@@ -309,10 +385,18 @@ class World:
     def records(self, entity: str) -> Iterator[Record]:
         """The stream of one canonical entity."""
         streams = {
-            "identity": self.identities, "client": self.client_records, "project": self.project_stream,
-            "agreement": self.agreement_records, "invoice": self.invoices, "payment": self.payments,
-            "endpoint": self.endpoints, "endpoint_status": self.endpoint_statuses, "ticket": self.tickets,
-            "ticket_event": self.ticket_events, "time_entry": self.time_entries, "survey": self.surveys,
+            "identity": self.identities,
+            "client": self.client_records,
+            "project": self.project_stream,
+            "agreement": self.agreement_records,
+            "invoice": self.invoices,
+            "payment": self.payments,
+            "endpoint": self.endpoints,
+            "endpoint_status": self.endpoint_statuses,
+            "ticket": self.tickets,
+            "ticket_event": self.ticket_events,
+            "time_entry": self.time_entries,
+            "survey": self.surveys,
         }
         if entity not in streams:
             raise KeyError(f"unknown entity {entity!r}; one of {', '.join(ENTITIES)}")

@@ -1,1 +1,22 @@
-"""Podium's connectwise plugin."""
+"""Podium's ConnectWise Manage plugin: the simulator (``podium simulate connectwise``).
+
+Registered like any third-party plugin, through the ``podium`` entry point group.
+"""
+
+from __future__ import annotations
+
+import click
+
+from podium import hookimpl
+
+
+@hookimpl
+def podium_register_commands(cli: click.Group) -> None:
+    """Add ``connectwise`` to ``podium simulate`` (creating the group if Podium has none)."""
+    from podium_connectwise.simulator.cli import connectwise  # Flask and SQLAlchemy only when commands are built
+
+    group = cli.commands.get("simulate")
+    if not isinstance(group, click.Group):
+        group = click.Group("simulate", help="Simulated vendors over the simulated MSP.")
+        cli.add_command(group)
+    group.add_command(connectwise)

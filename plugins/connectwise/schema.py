@@ -34,8 +34,9 @@ CLOUD_API_HOSTS: dict[str, str] = {
 the prefix the API answers "SSL is required"; django-connectwise ``CW_CLOUD_URLS``)."""
 
 SURVEY_ATTRIBUTIONS = ("resolver", "closed_by", "owner")
-"""Whom a survey response is credited to: who set the resolved status (default), the
-member in the ticket's ``closedBy`` (only when that member is a technician), or the owner."""
+"""Whom a survey response is credited to: who set the resolved status (default; when the
+audit trail cannot say, the ticket's ``closedBy`` if that member is a technician), the
+``closedBy`` member (only a technician), or the ticket's owner."""
 
 _CODEBASE = re.compile(r"^[A-Za-z0-9_.]+/$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -106,15 +107,25 @@ class ConnectWiseConfigSchema(Schema):
         validate=validate.Regexp(r"^[A-Z]{3}$", error="a three-letter upper-case ISO 4217 code, e.g. USD"),
         metadata={"description": "Currency of amounts that carry none of their own"},
     )
-    tiers = fields.Dict(
+    tier_teams = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=200)),
         values=fields.Integer(strict=True, validate=validate.Range(min=1)),
         load_default=dict,
         metadata={
             "description": (
-                "Board name -> support tier (1 = first line). A ticket's tier is its board's; a move to a "
-                "board of a higher tier is an escalation. ConnectWise's escalationLevel is an SLA stage, "
-                "not a tier, and is not used."
+                "Service-ticket team name (shell-style pattern, e.g. 'Escalations*') -> support tier (1 = first "
+                "line). A move to a higher tier is an escalation."
+            )
+        },
+    )
+    tier_boards = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=200)),
+        values=fields.Integer(strict=True, validate=validate.Range(min=1)),
+        load_default=dict,
+        metadata={
+            "description": (
+                "Board name (pattern) -> support tier, for tickets whose team has no configured tier. "
+                "ConnectWise's escalationLevel is an SLA stage, not a tier, and is never used."
             )
         },
     )
@@ -123,14 +134,25 @@ class ConnectWiseConfigSchema(Schema):
         validate=validate.OneOf(SURVEY_ATTRIBUTIONS),
         metadata={"description": "Who a survey response counts for: resolver, closed_by or owner"},
     )
+    survey_positive_share = fields.Float(
+        load_default=0.75,
+        validate=validate.Range(min=0, max=1),
+        metadata={
+            "description": (
+                "A response is positive when its score is at least this share of the way from the survey's "
+                "lowest to its highest possible score (0.75 on a 1-5 survey: 4 and 5)"
+            )
+        },
+    )
     audit_requests_per_sync = fields.Integer(
-        load_default=500,
+        load_default=None,
+        allow_none=True,
         strict=True,
         validate=validate.Range(min=0),
         metadata={
             "description": (
-                "At most this many per-ticket audit-trail requests per ticket-event sync; tickets beyond it get "
-                "events from snapshot differences only"
+                "At most this many audit-trail requests (one per ticket) in one entity sync; empty = no cap, "
+                "0 = never. Tickets beyond it get history from snapshot differences where Podium offers them"
             )
         },
     )

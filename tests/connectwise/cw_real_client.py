@@ -4,7 +4,7 @@ It is the fidelity bar of issue 4: given only a site URL and the five credential
 discovers the codebase (``/login/companyinfo/{companyId}``), authenticates with Basic
 ``companyId+publicKey:privateKey`` and the ``clientId`` header, pages by following
 ``Link: rel="next"`` (navigable or forward-only), and validates every record against
-pydantic models of ConnectWise's field names, types and required fields (facts §1.6–§1.11
+pydantic models of ConnectWise's field names, types and required fields (facts §1.6-§1.11
 and HealthITAU/pyconnectwise's models generated from ConnectWise's OpenAPI document).
 Models are strict: a field ConnectWise does not have, an integer sent as a string, a
 timestamp without ``Z`` or a missing required field fails validation.
@@ -297,6 +297,16 @@ class SLA(CWModel):
     lowImpactHiUrgency: PriorityReference | None = None
     lowImpactMedUrgency: PriorityReference | None = None
     lowImpactLowUrgency: PriorityReference | None = None
+    info: Info = None
+
+
+class SLAPriority(CWModel):
+    id: int
+    sla: Reference | None = None
+    priority: PriorityReference
+    respondHours: float
+    planWithin: float
+    resolutionHours: float
     info: Info = None
 
 

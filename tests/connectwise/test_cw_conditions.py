@@ -9,12 +9,12 @@ return exactly the ids listed. Unsupported expressions must come back as Connect
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import CODEBASE, Live, new_store, serve_live
+
+from tests.connectwise.live import CODEBASE, Live, new_store, serve_live
 
 
 def info(updated: str, entered: str = "2023-06-01T08:00:00Z") -> dict[str, str]:

@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import CODEBASE, CREDENTIALS, Live, new_store, serve_live
+
+from tests.connectwise.live import CODEBASE, CREDENTIALS, Live, new_store, serve_live
 
 MEMBER_IDS = [n * 3 + (n % 2) for n in range(1, 138)]
 
@@ -233,7 +234,8 @@ def test_a_record_changed_while_paging_forward_is_seen_once_with_its_new_stamp(
                 break
             if not stamps:  # after the first page: one edit behind the cursor, one ahead of it
                 for member_id in (behind, ahead):
-                    stamps[member_id] = store.update("members", member_id, {"title": "Changed mid-walk"})["_info"]["lastUpdated"]
+                    changed = store.update("members", member_id, {"title": "Changed mid-walk"})
+                    stamps[member_id] = changed["_info"]["lastUpdated"]
             response = live.get(response.links["next"]["url"], **{"pagination-type": "forward-only"})
         assert sorted(seen) == sorted(MEMBER_IDS)
         assert seen[ahead] == stamps[ahead] > member(ahead)["_info"]["lastUpdated"]
@@ -282,7 +284,8 @@ def test_callbacks_crud(live: Live) -> None:
     callback_id = entry["id"]
     try:
         assert live.get(f"system/callbacks/{callback_id}").json() == entry
-        assert [e["id"] for e in live.get("system/callbacks", {"conditions": 'url contains "podium.example"'}).json()] == [callback_id]
+        found = live.get("system/callbacks", {"conditions": 'url contains "podium.example"'}).json()
+        assert [e["id"] for e in found] == [callback_id]
         duplicate = live.send("POST", "system/callbacks", json=body)
         assert duplicate.status_code == 400
         assert duplicate.json()["errors"][0]["code"] == "ObjectExists"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import re
 import uuid
@@ -36,9 +37,12 @@ from .render import my_member_info
 from .resources import AUDIT_TRAIL_TYPES, RESOURCES, Resource
 from .store import WorldStore
 
+log = logging.getLogger(__name__)
+
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 SERVER_NAME = "PODIUMCWSIM01"
 PAGING_PARAMS = ("page", "pagesize", "pageid")
+AUDIT_TRAIL_PATH = "system/audittrail"
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,8 @@ class Route:
 def _routes() -> list[Route]:
     routes = []
     for resource in RESOURCES.values():
-        if resource.name.endswith("audit_trail"):
-            continue
+        if resource.path == AUDIT_TRAIL_PATH:
+            continue  # one URL for every record type: served by Simulator.audit_trail
         base = re.escape(resource.path).replace(re.escape("{parent}"), r"(?P<parent>\d+)")
         routes.append(Route(resource, re.compile(rf"{base}(?:/(?P<tail>count|\d+))?")))
     return routes
@@ -85,7 +89,9 @@ class Simulator:
             response = self.api(req, lowered[len(self.api_prefix):])
         except ApiError as exc:
             response = _json(exc.body(), exc.status)
-            response.headers.update(exc.headers)
+        except Exception:  # noqa: BLE001 - a bug must still answer in ConnectWise's shape; the traceback is logged
+            log.exception("simulator failed on %s %s", req.method, req.path)
+            response = _json(ApiError(500, "InternalServerError", "An unexpected error occurred").body(), 500)
         if lowered.startswith(self.api_prefix.rstrip("/")):
             response.headers.update({
                 "api-current-version": self.version,
@@ -122,7 +128,7 @@ class Simulator:
         args = lower_keys(req.args)
         if rest == "system/mymembers/info":
             return self.only(req, "GET", lambda: self.my_member(principal))
-        if rest == "system/audittrail":
+        if rest == AUDIT_TRAIL_PATH:
             return self.only(req, "GET", lambda: self.audit_trail(req, args))
         if rest == "service/tickets/search":
             return self.only(req, "POST", lambda: self.search(req, args))

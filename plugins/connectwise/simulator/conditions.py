@@ -26,7 +26,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_
 
@@ -81,7 +81,7 @@ class Logical:
     items: tuple[Node, ...]
 
 
-Node = Union[Comparison, Logical]
+Node = Comparison | Logical
 
 
 def error(message: str, field_name: str | None = None) -> ApiError:
@@ -346,8 +346,8 @@ def _timestamp(field: Field, value: Value) -> dt.datetime:
     except ValueError:
         raise error(f"[{text}] is not a datetime: use [YYYY-MM-DDTHH:MM:SSZ] or [YYYY-MM-DD]", field.name) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
 
 
 def _format(stamp: dt.datetime) -> str:

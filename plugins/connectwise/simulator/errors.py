@@ -10,7 +10,7 @@ as an empty page or a Python traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -22,7 +22,6 @@ class ApiError(Exception):
     code: str
     message: str
     errors: list[dict[str, Any]] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"

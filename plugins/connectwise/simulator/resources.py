@@ -1,7 +1,7 @@
 """The ConnectWise resources the simulator serves: URL, parent, and the declared fields.
 
 Each resource declares its fields and their types the way ConnectWise's REST 3.0 models
-name them (facts §1.6–§1.11; HealthITAU/pyconnectwise's models generated from
+name them (facts §1.6-§1.11; HealthITAU/pyconnectwise's models generated from
 ConnectWise's OpenAPI document). The declaration is what lets ``conditions``, ``orderBy``
 and ``fields`` be checked like the real API checks them: a name that is not a field of
 the resource is a 400, a string compared with a number is a 400, and a field that exists
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Union
@@ -37,84 +37,84 @@ class Kind(enum.Enum):
 Schema = Mapping[str, Union[Kind, "Schema"]]
 
 INFO = Kind.INFO
-I, F, S, B, DT, D, L = Kind.INT, Kind.FLOAT, Kind.STR, Kind.BOOL, Kind.DATETIME, Kind.DATE, Kind.LIST
+INT, DEC, STR, BOOL, STAMP, DATE, LIST = Kind.INT, Kind.FLOAT, Kind.STR, Kind.BOOL, Kind.DATETIME, Kind.DATE, Kind.LIST
 
-REF: Schema = {"id": I, "name": S, "_info": INFO}
-IDENTIFIED_REF: Schema = {"id": I, "identifier": S, "name": S, "_info": INFO}
-PRIORITY_REF: Schema = {"id": I, "name": S, "sort": I, "_info": INFO}
-AGREEMENT_REF: Schema = {"id": I, "name": S, "type": S, "_info": INFO}
-TICKET_REF: Schema = {"id": I, "summary": S, "_info": INFO}
-CATALOG_REF: Schema = {"id": I, "identifier": S, "_info": INFO}
-BILL_OPTIONS = S  # Billable | DoNotBill | NoCharge | NoDefault
+REF: Schema = {"id": INT, "name": STR, "_info": INFO}
+IDENTIFIED_REF: Schema = {"id": INT, "identifier": STR, "name": STR, "_info": INFO}
+PRIORITY_REF: Schema = {"id": INT, "name": STR, "sort": INT, "_info": INFO}
+AGREEMENT_REF: Schema = {"id": INT, "name": STR, "type": STR, "_info": INFO}
+TICKET_REF: Schema = {"id": INT, "summary": STR, "_info": INFO}
+CATALOG_REF: Schema = {"id": INT, "identifier": STR, "_info": INFO}
+BILL_OPTIONS = STR  # Billable | DoNotBill | NoCharge | NoDefault
 
 MEMBER: Schema = {
-    "id": I, "identifier": S, "firstName": S, "lastName": S, "middleInitial": S, "title": S,
-    "primaryEmail": S, "officeEmail": S, "officePhone": S, "mobilePhone": S,
-    "defaultEmail": S, "defaultPhone": S, "inactiveFlag": B, "inactiveDate": DT, "adminFlag": B,
-    "licenseClass": S, "type": REF, "reportsTo": IDENTIFIED_REF, "timeApprover": IDENTIFIED_REF,
+    "id": INT, "identifier": STR, "firstName": STR, "lastName": STR, "middleInitial": STR, "title": STR,
+    "primaryEmail": STR, "officeEmail": STR, "officePhone": STR, "mobilePhone": STR,
+    "defaultEmail": STR, "defaultPhone": STR, "inactiveFlag": BOOL, "inactiveDate": STAMP, "adminFlag": BOOL,
+    "licenseClass": STR, "type": REF, "reportsTo": IDENTIFIED_REF, "timeApprover": IDENTIFIED_REF,
     "expenseApprover": IDENTIFIED_REF, "defaultDepartment": IDENTIFIED_REF, "defaultLocation": REF,
-    "dailyCapacity": F, "hourlyCost": F, "hourlyRate": F, "hireDate": DT, "timeZone": REF,
-    "calendar": REF, "includeInUtilizationReportingFlag": B, "serviceDefaultBoard": REF,
-    "serviceBoardTeamIds": L, "workRole": REF, "workType": REF,
-    "agreementInvoicingDisplayOptions": S, "companyActivityTabFormat": S,
-    "invoiceScreenDefaultTabFormat": S, "invoiceTimeTabFormat": S, "invoicingDisplayOptions": S,
+    "dailyCapacity": DEC, "hourlyCost": DEC, "hourlyRate": DEC, "hireDate": STAMP, "timeZone": REF,
+    "calendar": REF, "includeInUtilizationReportingFlag": BOOL, "serviceDefaultBoard": REF,
+    "serviceBoardTeamIds": LIST, "workRole": REF, "workType": REF,
+    "agreementInvoicingDisplayOptions": STR, "companyActivityTabFormat": STR,
+    "invoiceScreenDefaultTabFormat": STR, "invoiceTimeTabFormat": STR, "invoicingDisplayOptions": STR,
     "_info": INFO,
 }
 
 COMPANY: Schema = {
-    "id": I, "identifier": S, "name": S, "status": REF, "types": L, "addressLine1": S,
-    "addressLine2": S, "city": S, "state": S, "zip": S, "country": REF, "phoneNumber": S,
-    "website": S, "territory": REF, "market": REF, "dateAcquired": DT, "timeZoneSetup": REF,
-    "billingTerms": REF, "leadFlag": B, "isVendorFlag": B, "deletedFlag": B, "dateDeleted": DT,
-    "deletedBy": S, "site": REF, "defaultContact": REF, "annualRevenue": F,
-    "numberOfEmployees": I, "_info": INFO,
+    "id": INT, "identifier": STR, "name": STR, "status": REF, "types": LIST, "addressLine1": STR,
+    "addressLine2": STR, "city": STR, "state": STR, "zip": STR, "country": REF, "phoneNumber": STR,
+    "website": STR, "territory": REF, "market": REF, "dateAcquired": STAMP, "timeZoneSetup": REF,
+    "billingTerms": REF, "leadFlag": BOOL, "isVendorFlag": BOOL, "deletedFlag": BOOL, "dateDeleted": STAMP,
+    "deletedBy": STR, "site": REF, "defaultContact": REF, "annualRevenue": DEC,
+    "numberOfEmployees": INT, "_info": INFO,
 }
 
 CONTACT: Schema = {
-    "id": I, "firstName": S, "lastName": S, "company": IDENTIFIED_REF, "site": REF,
-    "inactiveFlag": B, "title": S, "defaultPhoneType": S, "defaultPhoneNbr": S,
-    "defaultBillingFlag": B, "defaultFlag": B, "communicationItems": L, "types": L,
+    "id": INT, "firstName": STR, "lastName": STR, "company": IDENTIFIED_REF, "site": REF,
+    "inactiveFlag": BOOL, "title": STR, "defaultPhoneType": STR, "defaultPhoneNbr": STR,
+    "defaultBillingFlag": BOOL, "defaultFlag": BOOL, "communicationItems": LIST, "types": LIST,
     "_info": INFO,
 }
 
 BOARD: Schema = {
-    "id": I, "name": S, "location": REF, "department": IDENTIFIED_REF, "inactiveFlag": B,
-    "projectFlag": B, "signOffOnCloseFlag": B, "workRole": REF, "workType": REF,
-    "showDependenciesFlag": B, "timeEntryLockedFlag": B, "_info": INFO,
+    "id": INT, "name": STR, "location": REF, "department": IDENTIFIED_REF, "inactiveFlag": BOOL,
+    "projectFlag": BOOL, "signOffOnCloseFlag": BOOL, "workRole": REF, "workType": REF,
+    "showDependenciesFlag": BOOL, "timeEntryLockedFlag": BOOL, "_info": INFO,
 }
 
 BOARD_STATUS: Schema = {
-    "id": I, "name": S, "board": REF, "sortOrder": I, "displayOnBoard": B, "inactive": B,
-    "closedStatus": B, "timeEntryNotAllowed": B, "defaultFlag": B, "escalationStatus": S,
-    "customerPortalDescription": S, "customerPortalFlag": B, "statusIndicator": REF,
+    "id": INT, "name": STR, "board": REF, "sortOrder": INT, "displayOnBoard": BOOL, "inactive": BOOL,
+    "closedStatus": BOOL, "timeEntryNotAllowed": BOOL, "defaultFlag": BOOL, "escalationStatus": STR,
+    "customerPortalDescription": STR, "customerPortalFlag": BOOL, "statusIndicator": REF,
     "_info": INFO,
 }
 
 BOARD_TEAM: Schema = {
-    "id": I, "name": S, "teamLeader": IDENTIFIED_REF, "members": L, "defaultFlag": B,
-    "notifyOnTicketDelete": B, "boardId": I, "locationId": I, "businessUnitId": I,
+    "id": INT, "name": STR, "teamLeader": IDENTIFIED_REF, "members": LIST, "defaultFlag": BOOL,
+    "notifyOnTicketDelete": BOOL, "boardId": INT, "locationId": INT, "businessUnitId": INT,
     "_info": INFO,
 }
 
 BOARD_TYPE: Schema = {
-    "id": I, "name": S, "board": REF, "category": S, "defaultFlag": B, "inactiveFlag": B,
-    "requestForChangeFlag": B, "_info": INFO,
+    "id": INT, "name": STR, "board": REF, "category": STR, "defaultFlag": BOOL, "inactiveFlag": BOOL,
+    "requestForChangeFlag": BOOL, "_info": INFO,
 }
 
 BOARD_SUBTYPE: Schema = {
-    "id": I, "name": S, "board": REF, "inactiveFlag": B, "typeAssociationIds": L,
+    "id": INT, "name": STR, "board": REF, "inactiveFlag": BOOL, "typeAssociationIds": LIST,
     "_info": INFO,
 }
 
 PRIORITY: Schema = {
-    "id": I, "name": S, "color": S, "sortOrder": I, "level": S, "defaultFlag": B,
-    "imageLink": S, "_info": INFO,
+    "id": INT, "name": STR, "color": STR, "sortOrder": INT, "level": STR, "defaultFlag": BOOL,
+    "imageLink": STR, "_info": INFO,
 }
 
 SLA: Schema = {
-    "id": I, "name": S, "defaultFlag": B, "basedOn": S, "customCalendar": REF,
-    "respondHours": F, "planWithin": F, "resolutionHours": F, "respondPercent": I,
-    "planWithinPercent": I, "resolutionPercent": I, "applicationOrder": I,
+    "id": INT, "name": STR, "defaultFlag": BOOL, "basedOn": STR, "customCalendar": REF,
+    "respondHours": DEC, "planWithin": DEC, "resolutionHours": DEC, "respondPercent": INT,
+    "planWithinPercent": INT, "resolutionPercent": INT, "applicationOrder": INT,
     "hiImpactHiUrgency": PRIORITY_REF, "hiImpactMedUrgency": PRIORITY_REF,
     "hiImpactLowUrgency": PRIORITY_REF, "medImpactHiUrgency": PRIORITY_REF,
     "medImpactMedUrgency": PRIORITY_REF, "medImpactLowUrgency": PRIORITY_REF,
@@ -122,157 +122,162 @@ SLA: Schema = {
     "lowImpactLowUrgency": PRIORITY_REF, "_info": INFO,
 }
 
+SLA_PRIORITY: Schema = {
+    "id": INT, "sla": REF, "priority": PRIORITY_REF, "respondHours": DEC, "planWithin": DEC,
+    "resolutionHours": DEC, "_info": INFO,
+}
+
 CALENDAR: Schema = {
-    "id": I, "name": S, "holidayList": REF,
-    **{f"{day}{edge}": S for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    "id": INT, "name": STR, "holidayList": REF,
+    **{f"{day}{edge}": STR for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
        for edge in ("StartTime", "EndTime")},
     "_info": INFO,
 }
 
-HOLIDAY_LIST: Schema = {"id": I, "name": S, "_info": INFO}
+HOLIDAY_LIST: Schema = {"id": INT, "name": STR, "_info": INFO}
 
 HOLIDAY: Schema = {
-    "id": I, "name": S, "allDayFlag": B, "date": D, "timeStart": S, "timeEnd": S,
+    "id": INT, "name": STR, "allDayFlag": BOOL, "date": DATE, "timeStart": STR, "timeEnd": STR,
     "holidayList": REF, "_info": INFO,
 }
 
 WORK_TYPE: Schema = {
-    "id": I, "name": S, "billTime": BILL_OPTIONS, "rateType": S, "rate": F, "hoursMin": F,
-    "hoursMax": F, "roundBillHoursTo": F, "inactiveFlag": B, "overallDefaultFlag": B,
-    "activityFlag": B, "utilizationFlag": B, "costMultiplier": F, "externalIntegrationXRef": REF,
+    "id": INT, "name": STR, "billTime": BILL_OPTIONS, "rateType": STR, "rate": DEC, "hoursMin": DEC,
+    "hoursMax": DEC, "roundBillHoursTo": DEC, "inactiveFlag": BOOL, "overallDefaultFlag": BOOL,
+    "activityFlag": BOOL, "utilizationFlag": BOOL, "costMultiplier": DEC, "externalIntegrationXRef": REF,
     "_info": INFO,
 }
 
 CHARGE_CODE: Schema = {
-    "id": I, "name": S, "billTime": BILL_OPTIONS, "expenseEntryFlag": B,
-    "allowAllExpenseTypeFlag": B, "timeEntryFlag": B, "scheduleEntryFlag": B,
+    "id": INT, "name": STR, "billTime": BILL_OPTIONS, "expenseEntryFlag": BOOL,
+    "allowAllExpenseTypeFlag": BOOL, "timeEntryFlag": BOOL, "scheduleEntryFlag": BOOL,
     "company": IDENTIFIED_REF, "location": REF, "department": IDENTIFIED_REF, "workType": REF,
-    "workRole": REF, "integrationXRef": S, "_info": INFO,
+    "workRole": REF, "integrationXRef": STR, "_info": INFO,
 }
 
 _TICKET_COMMON: Schema = {
-    "id": I, "summary": S, "board": REF, "status": REF, "company": IDENTIFIED_REF,
-    "site": REF, "siteName": S, "contact": REF, "contactName": S, "contactEmailAddress": S,
-    "contactPhoneNumber": S, "type": REF, "subType": REF, "item": REF, "team": REF,
+    "id": INT, "summary": STR, "board": REF, "status": REF, "company": IDENTIFIED_REF,
+    "site": REF, "siteName": STR, "contact": REF, "contactName": STR, "contactEmailAddress": STR,
+    "contactPhoneNumber": STR, "type": REF, "subType": REF, "item": REF, "team": REF,
     "owner": IDENTIFIED_REF, "priority": PRIORITY_REF, "serviceLocation": REF, "source": REF,
-    "agreement": AGREEMENT_REF, "severity": S, "impact": S, "closedDate": DT, "closedBy": S,
-    "closedFlag": B, "actualHours": F, "budgetHours": F, "approved": B, "billTime": BILL_OPTIONS,
-    "billExpenses": BILL_OPTIONS, "billProducts": BILL_OPTIONS, "billingMethod": S,
-    "dateResolved": DT, "dateResplan": DT, "dateResponded": DT, "resolveMinutes": I,
-    "resPlanMinutes": I, "respondMinutes": I, "isInSla": B, "resources": S,
-    "parentTicketId": I, "hasChildTicket": B, "hasMergedChildTicketFlag": B,
-    "mergedParentTicket": TICKET_REF, "requiredDate": DT, "estimatedStartDate": DT,
-    "duration": I, "location": REF, "department": IDENTIFIED_REF, "mobileGuid": S,
-    "sla": REF, "slaStatus": S, "customerUpdatedFlag": B, "automaticEmailContactFlag": B,
-    "automaticEmailResourceFlag": B, "automaticEmailCcFlag": B, "escalationStartDateUTC": DT,
-    "escalationLevel": I, "minutesBeforeWaiting": I, "respondedSkippedMinutes": I,
-    "resplanSkippedMinutes": I, "customFields": L, "_info": INFO,
+    "agreement": AGREEMENT_REF, "severity": STR, "impact": STR, "closedDate": STAMP, "closedBy": STR,
+    "closedFlag": BOOL, "actualHours": DEC, "budgetHours": DEC, "approved": BOOL, "billTime": BILL_OPTIONS,
+    "billExpenses": BILL_OPTIONS, "billProducts": BILL_OPTIONS, "billingMethod": STR,
+    "dateResolved": STAMP, "dateResplan": STAMP, "dateResponded": STAMP, "resolveMinutes": INT,
+    "resPlanMinutes": INT, "respondMinutes": INT, "isInSla": BOOL, "resources": STR,
+    "parentTicketId": INT, "hasChildTicket": BOOL, "hasMergedChildTicketFlag": BOOL,
+    "mergedParentTicket": TICKET_REF, "requiredDate": STAMP, "estimatedStartDate": STAMP,
+    "duration": INT, "location": REF, "department": IDENTIFIED_REF, "mobileGuid": STR,
+    "sla": REF, "slaStatus": STR, "customerUpdatedFlag": BOOL, "automaticEmailContactFlag": BOOL,
+    "automaticEmailResourceFlag": BOOL, "automaticEmailCcFlag": BOOL, "escalationStartDateUTC": STAMP,
+    "escalationLevel": INT, "minutesBeforeWaiting": INT, "respondedSkippedMinutes": INT,
+    "resplanSkippedMinutes": INT, "customFields": LIST, "_info": INFO,
 }
 
-SERVICE_TICKET: Schema = {**_TICKET_COMMON, "recordType": S, "requestForChangeFlag": B}
+SERVICE_TICKET: Schema = {**_TICKET_COMMON, "recordType": STR, "requestForChangeFlag": BOOL}
 
 PROJECT_TICKET: Schema = {
-    **_TICKET_COMMON, "project": REF, "phase": REF, "wbsCode": S, "isIssueFlag": B,
+    **_TICKET_COMMON, "project": REF, "phase": REF, "wbsCode": STR, "isIssueFlag": BOOL,
 }
 
 TICKET_NOTE: Schema = {
-    "id": I, "ticketId": I, "text": S, "detailDescriptionFlag": B, "internalAnalysisFlag": B,
-    "resolutionFlag": B, "issueFlag": B, "member": IDENTIFIED_REF, "contact": REF,
-    "customerUpdatedFlag": B, "processNotifications": B, "dateCreated": DT, "createdBy": S,
-    "internalFlag": B, "externalFlag": B, "_info": INFO,
+    "id": INT, "ticketId": INT, "text": STR, "detailDescriptionFlag": BOOL, "internalAnalysisFlag": BOOL,
+    "resolutionFlag": BOOL, "issueFlag": BOOL, "member": IDENTIFIED_REF, "contact": REF,
+    "customerUpdatedFlag": BOOL, "processNotifications": BOOL, "dateCreated": STAMP, "createdBy": STR,
+    "internalFlag": BOOL, "externalFlag": BOOL, "_info": INFO,
 }
 
-TICKET_CONFIGURATION: Schema = {"id": I, "deviceIdentifier": S, "_info": INFO}
+TICKET_CONFIGURATION: Schema = {"id": INT, "deviceIdentifier": STR, "_info": INFO}
 
 AUDIT_TRAIL_ENTRY: Schema = {
-    "text": S, "enteredDate": DT, "enteredBy": S, "auditType": S, "auditSubType": S,
-    "auditSource": S,
+    "text": STR, "enteredDate": STAMP, "enteredBy": STR, "auditType": STR, "auditSubType": STR,
+    "auditSource": STR,
 }
 
 TIME_ENTRY: Schema = {
-    "id": I, "company": IDENTIFIED_REF, "chargeToId": I, "chargeToType": S,
-    "member": IDENTIFIED_REF, "locationId": I, "businessUnitId": I, "workType": REF,
+    "id": INT, "company": IDENTIFIED_REF, "chargeToId": INT, "chargeToType": STR,
+    "member": IDENTIFIED_REF, "locationId": INT, "businessUnitId": INT, "workType": REF,
     "workRole": REF, "agreement": AGREEMENT_REF, "ticket": TICKET_REF, "project": REF,
-    "phase": REF, "invoice": REF, "timeSheet": REF, "timeStart": DT, "timeEnd": DT,
-    "hoursDeduct": F, "actualHours": F, "billableOption": BILL_OPTIONS, "notes": S,
-    "internalNotes": S, "addToDetailDescriptionFlag": B, "addToInternalAnalysisFlag": B,
-    "addToResolutionFlag": B, "emailResourceFlag": B, "emailContactFlag": B,
-    "emailCcFlag": B, "hoursBilled": F, "invoiceHours": F, "agreementHours": F,
-    "agreementAmount": F, "hourlyRate": F, "overageRate": F, "extendedInvoiceAmount": F,
-    "enteredBy": S, "dateEntered": DT, "mobileGuid": S, "status": S, "_info": INFO,
+    "phase": REF, "invoice": REF, "timeSheet": REF, "timeStart": STAMP, "timeEnd": STAMP,
+    "hoursDeduct": DEC, "actualHours": DEC, "billableOption": BILL_OPTIONS, "notes": STR,
+    "internalNotes": STR, "addToDetailDescriptionFlag": BOOL, "addToInternalAnalysisFlag": BOOL,
+    "addToResolutionFlag": BOOL, "emailResourceFlag": BOOL, "emailContactFlag": BOOL,
+    "emailCcFlag": BOOL, "hoursBilled": DEC, "invoiceHours": DEC, "agreementHours": DEC,
+    "agreementAmount": DEC, "hourlyRate": DEC, "overageRate": DEC, "extendedInvoiceAmount": DEC,
+    "enteredBy": STR, "dateEntered": STAMP, "mobileGuid": STR, "status": STR, "_info": INFO,
 }
 
 SURVEY: Schema = {
-    "id": I, "name": S, "headerText": S, "footerText": S, "thankYouText": S,
-    "inactiveFlag": B, "notifyMember": IDENTIFIED_REF, "notifyWho": REF, "_info": INFO,
+    "id": INT, "name": STR, "headerText": STR, "footerText": STR, "thankYouText": STR,
+    "inactiveFlag": BOOL, "notifyMember": IDENTIFIED_REF, "notifyWho": REF, "_info": INFO,
 }
 
 SURVEY_QUESTION: Schema = {
-    "id": I, "surveyId": I, "question": S, "type": S, "options": L, "noAnswerPoints": I,
-    "requiredFlag": B, "sequenceNumber": I, "includeFlag": B, "_info": INFO,
+    "id": INT, "surveyId": INT, "question": STR, "type": STR, "options": LIST, "noAnswerPoints": INT,
+    "requiredFlag": BOOL, "sequenceNumber": INT, "includeFlag": BOOL, "_info": INFO,
 }
 
 SURVEY_RESULT: Schema = {
-    "id": I, "surveyId": I, "ticketId": I, "totalPoints": I, "results": L,
-    "company": IDENTIFIED_REF, "contact": REF, "contactMeFlag": B, "emailAddress": S,
-    "footerResponse": S, "_info": INFO,
+    "id": INT, "surveyId": INT, "ticketId": INT, "totalPoints": INT, "results": LIST,
+    "company": IDENTIFIED_REF, "contact": REF, "contactMeFlag": BOOL, "emailAddress": STR,
+    "footerResponse": STR, "_info": INFO,
 }
 
 AGREEMENT: Schema = {
-    "id": I, "name": S, "type": REF, "company": IDENTIFIED_REF, "contact": REF, "site": REF,
-    "location": REF, "department": IDENTIFIED_REF, "agreementStatus": S, "cancelledFlag": B,
-    "dateCancelled": DT, "reasonCancelled": S, "startDate": DT, "endDate": DT,
-    "noEndingDateFlag": B, "billAmount": F, "billingCycle": REF, "billStartDate": S,
-    "nextInvoiceDate": S, "applicationUnits": S, "applicationLimit": F,
-    "applicationCycle": S, "applicationUnlimitedFlag": B, "prorateFlag": B,
+    "id": INT, "name": STR, "type": REF, "company": IDENTIFIED_REF, "contact": REF, "site": REF,
+    "location": REF, "department": IDENTIFIED_REF, "agreementStatus": STR, "cancelledFlag": BOOL,
+    "dateCancelled": STAMP, "reasonCancelled": STR, "startDate": STAMP, "endDate": STAMP,
+    "noEndingDateFlag": BOOL, "billAmount": DEC, "billingCycle": REF, "billStartDate": STR,
+    "nextInvoiceDate": STR, "applicationUnits": STR, "applicationLimit": DEC,
+    "applicationCycle": STR, "applicationUnlimitedFlag": BOOL, "prorateFlag": BOOL,
     "billTime": BILL_OPTIONS, "billExpenses": BILL_OPTIONS, "billProducts": BILL_OPTIONS,
-    "parentAgreement": REF, "sla": REF, "workRole": REF, "workType": REF, "periodType": S,
-    "taxable": B, "_info": INFO,
+    "parentAgreement": REF, "sla": REF, "workRole": REF, "workType": REF, "periodType": STR,
+    "taxable": BOOL, "_info": INFO,
 }
 
 ADDITION: Schema = {
-    "id": I, "agreementId": I, "product": CATALOG_REF, "description": S, "quantity": F,
-    "lessIncluded": F, "unitPrice": F, "unitCost": F, "extPrice": F, "extCost": F,
-    "margin": F, "billCustomer": S, "effectiveDate": DT, "cancelledDate": DT,
-    "agreementStatus": S, "prorateCost": F, "proratePrice": F, "taxableFlag": B,
-    "invoiceDescription": S, "invoiceGrouping": REF, "_info": INFO,
+    "id": INT, "agreementId": INT, "product": CATALOG_REF, "description": STR, "quantity": DEC,
+    "lessIncluded": DEC, "unitPrice": DEC, "unitCost": DEC, "extPrice": DEC, "extCost": DEC,
+    "margin": DEC, "billCustomer": STR, "effectiveDate": STAMP, "cancelledDate": STAMP,
+    "agreementStatus": STR, "prorateCost": DEC, "proratePrice": DEC, "taxableFlag": BOOL,
+    "invoiceDescription": STR, "invoiceGrouping": REF, "_info": INFO,
 }
 
 INVOICE: Schema = {
-    "id": I, "invoiceNumber": S, "type": S, "status": REF, "company": IDENTIFIED_REF,
-    "billToCompany": IDENTIFIED_REF, "applyToType": S, "date": DT, "dueDate": DT,
-    "billingTerms": REF, "subtotal": F, "total": F, "balance": F, "payments": F,
-    "credits": F, "salesTax": F, "serviceTotal": F, "productTotal": F, "expenseTotal": F,
-    "agreement": AGREEMENT_REF, "agreementAmount": F, "project": REF, "phase": REF,
+    "id": INT, "invoiceNumber": STR, "type": STR, "status": REF, "company": IDENTIFIED_REF,
+    "billToCompany": IDENTIFIED_REF, "applyToType": STR, "date": STAMP, "dueDate": STAMP,
+    "billingTerms": REF, "subtotal": DEC, "total": DEC, "balance": DEC, "payments": DEC,
+    "credits": DEC, "salesTax": DEC, "serviceTotal": DEC, "productTotal": DEC, "expenseTotal": DEC,
+    "agreement": AGREEMENT_REF, "agreementAmount": DEC, "project": REF, "phase": REF,
     "ticket": TICKET_REF, "currency": REF, "_info": INFO,
 }
 
 INVOICE_PAYMENT: Schema = {
-    "id": I, "type": S, "invoice": {"id": I, "identifier": S, "_info": INFO}, "amount": F,
-    "paymentDate": DT, "appliedBy": S, "creditFlag": B, "_info": INFO,
+    "id": INT, "type": STR, "invoice": {"id": INT, "identifier": STR, "_info": INFO}, "amount": DEC,
+    "paymentDate": STAMP, "appliedBy": STR, "creditFlag": BOOL, "_info": INFO,
 }
 
 PROJECT: Schema = {
-    "id": I, "name": S, "company": IDENTIFIED_REF, "contact": REF, "board": REF,
-    "status": REF, "closedFlag": B, "manager": IDENTIFIED_REF, "type": REF,
-    "agreement": AGREEMENT_REF, "estimatedStart": DT, "estimatedEnd": DT, "actualStart": DT,
-    "actualEnd": DT, "scheduledStart": DT, "scheduledEnd": DT, "percentComplete": F,
-    "estimatedHours": F, "actualHours": F, "budgetHours": F, "scheduledHours": F,
-    "billingMethod": S, "description": S, "location": REF, "department": IDENTIFIED_REF,
+    "id": INT, "name": STR, "company": IDENTIFIED_REF, "contact": REF, "board": REF,
+    "status": REF, "closedFlag": BOOL, "manager": IDENTIFIED_REF, "type": REF,
+    "agreement": AGREEMENT_REF, "estimatedStart": STAMP, "estimatedEnd": STAMP, "actualStart": STAMP,
+    "actualEnd": STAMP, "scheduledStart": STAMP, "scheduledEnd": STAMP, "percentComplete": DEC,
+    "estimatedHours": DEC, "actualHours": DEC, "budgetHours": DEC, "scheduledHours": DEC,
+    "billingMethod": STR, "description": STR, "location": REF, "department": IDENTIFIED_REF,
     "_info": INFO,
 }
 
 CALLBACK: Schema = {
-    "id": I, "description": S, "url": S, "objectId": I, "type": S, "level": S,
-    "memberId": I, "payloadVersion": S, "inactiveFlag": B, "isSoapCallbackFlag": B,
-    "isSelfSuppressedFlag": B, "connectWiseID": S, "_info": INFO,
+    "id": INT, "description": STR, "url": STR, "objectId": INT, "type": STR, "level": STR,
+    "memberId": INT, "payloadVersion": STR, "inactiveFlag": BOOL, "isSoapCallbackFlag": BOOL,
+    "isSelfSuppressedFlag": BOOL, "connectWiseID": STR, "_info": INFO,
 }
 
 INFO_ALIASES: dict[str, tuple[str, Kind]] = {
-    "lastUpdated": ("lastUpdated", DT),
-    "dateEntered": ("dateEntered", DT),
-    "enteredBy": ("enteredBy", S),
-    "updatedBy": ("updatedBy", S),
+    "lastUpdated": ("lastUpdated", STAMP),
+    "dateEntered": ("dateEntered", STAMP),
+    "enteredBy": ("enteredBy", STR),
+    "updatedBy": ("updatedBy", STR),
 }
 """Fields that conditions name directly but records carry inside ``_info``
 (``lastUpdated>[...]`` in django-connectwise's sync; ``dateEntered>=[...]`` in
@@ -352,6 +357,7 @@ RESOURCES: dict[str, Resource] = {r.name: r for r in (
     Resource("board_subtypes", "Board SubType", "service/boards/{parent}/subtypes", BOARD_SUBTYPE, parent="boards"),
     Resource("priorities", "Priority", "service/priorities", PRIORITY),
     Resource("slas", "SLA", "service/slas", SLA),
+    Resource("sla_priorities", "SLA Priority", "service/slas/{parent}/priorities", SLA_PRIORITY, parent="slas"),
     Resource("calendars", "Calendar", "schedule/calendars", CALENDAR),
     Resource("holiday_lists", "Holiday List", "schedule/holidaylists", HOLIDAY_LIST),
     Resource("holidays", "Holiday", "schedule/holidaylists/{parent}/holidays", HOLIDAY, parent="holiday_lists"),
@@ -390,37 +396,66 @@ def undeclared(resource: Resource, record: Mapping[str, Any]) -> list[str]:
     The store refuses such a record: a field conditions cannot see, or a ``"5"`` where
     ConnectWise sends ``5``, would make the simulator answer differently from the API.
     """
-    return list(_check(resource.schema, record, ()))
+    return list(_check(_rules(resource.name, resource.schema), record, ()))
 
 
-_PY_TYPES: dict[Kind, tuple[type, ...]] = {
-    Kind.INT: (int,), Kind.FLOAT: (int, float), Kind.STR: (str,), Kind.BOOL: (bool,),
-    Kind.DATETIME: (str,), Kind.DATE: (str,), Kind.LIST: (list,), Kind.INFO: (dict,),
-}
-
-
-def _check(schema: Schema, record: Mapping[str, Any], prefix: tuple[str, ...]) -> Iterator[str]:
-    for key, value in record.items():
-        path = "/".join((*prefix, key))
-        kind = schema.get(key)
-        if kind is None:
-            yield f"{path}: not a field"
-        elif value is None:
-            yield f"{path}: null (ConnectWise omits empty fields)"
-        elif isinstance(kind, Kind):
-            if not isinstance(value, _PY_TYPES[kind]) or (kind in (Kind.INT, Kind.FLOAT) and isinstance(value, bool)):
-                yield f"{path}: {type(value).__name__} is not a {kind.value}"
-            elif kind is Kind.DATETIME and not _TIMESTAMP.fullmatch(value):
-                yield f"{path}: {value!r} is not an ISO-8601 UTC timestamp ending in Z"
-            elif kind is Kind.DATE and not _DATE.fullmatch(value):
-                yield f"{path}: {value!r} is not a YYYY-MM-DD date"
-            elif kind is Kind.INFO and not all(isinstance(v, str) for v in value.values()):
-                yield f"{path}: _info values are strings"
-        elif not isinstance(value, Mapping):
-            yield f"{path}: {type(value).__name__} is not a reference object"
-        else:
-            yield from _check(kind, value, (*prefix, key))
-
+Rule = tuple[tuple[type, ...], Callable[[Any], bool] | None, str, "dict[str, Rule] | None"]
+"""(accepted Python types, extra check, what the value should be, rules of a nested object)."""
 
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def _valid_info(info: Mapping[str, Any]) -> bool:
+    """``_info`` holds strings, and its stamps are the timestamps conditions compare."""
+    return all(type(value) is str for value in info.values()) and all(
+        _TIMESTAMP.fullmatch(info[key]) is not None for key in ("lastUpdated", "dateEntered") if key in info
+    )
+
+
+_LEAF_RULES: dict[Kind, tuple[tuple[type, ...], Callable[[Any], bool] | None, str]] = {
+    Kind.INT: ((int,), None, "an integer"),
+    Kind.FLOAT: ((int, float), None, "a decimal"),
+    Kind.STR: ((str,), None, "a string"),
+    Kind.BOOL: ((bool,), None, "a boolean"),
+    Kind.DATETIME: ((str,), lambda v: _TIMESTAMP.fullmatch(v) is not None, "an ISO-8601 UTC timestamp ending in Z"),
+    Kind.DATE: ((str,), lambda v: _DATE.fullmatch(v) is not None, "a YYYY-MM-DD date"),
+    Kind.LIST: ((list,), None, "a list"),
+    Kind.INFO: ((dict,), _valid_info, "an _info object of strings with Z timestamps"),
+}
+_RULES: dict[str, dict[str, Rule]] = {}
+
+
+
+def _rules(name: str, schema: Schema) -> dict[str, Rule]:
+    """The schema compiled to exact-type checks once per resource (loading checks every record)."""
+    compiled = _RULES.get(name)
+    if compiled is None:
+        compiled = _RULES[name] = _compile(schema)
+    return compiled
+
+
+def _compile(schema: Schema) -> dict[str, Rule]:
+    rules: dict[str, Rule] = {}
+    for key, kind in schema.items():
+        if isinstance(kind, Kind):
+            types, extra, expected = _LEAF_RULES[kind]
+            rules[key] = (types, extra, expected, None)
+        else:
+            rules[key] = ((dict,), None, "a reference object", _compile(kind))
+    return rules
+
+
+def _check(rules: dict[str, Rule], record: Mapping[str, Any], prefix: tuple[str, ...]) -> Iterator[str]:
+    for key, value in record.items():
+        rule = rules.get(key)
+        if rule is None:
+            yield f"{'/'.join((*prefix, key))}: not a field"
+            continue
+        types, extra, expected, nested = rule
+        if value is None:
+            yield f"{'/'.join((*prefix, key))}: null (ConnectWise omits empty fields)"
+        elif type(value) not in types or (extra is not None and not extra(value)):
+            yield f"{'/'.join((*prefix, key))}: {value!r} is not {expected}"
+        elif nested is not None:
+            yield from _check(nested, value, (*prefix, key))

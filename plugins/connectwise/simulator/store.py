@@ -20,12 +20,28 @@ import datetime as dt
 import json
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Column, ColumnElement, Engine, Index, Integer, MetaData, String, Table, Text, cast,
-    create_engine, delete, event, func, insert, select, update,
+    JSON,
+    Column,
+    ColumnElement,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    cast,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
 )
 
 from .conditions import compile_conditions
@@ -45,8 +61,8 @@ class InvalidRecord(ValueError):
 
 def utc_stamp(moment: dt.datetime | None = None) -> str:
     """ConnectWise's timestamp format: ISO-8601 UTC, whole seconds, ``Z``."""
-    moment = moment or dt.datetime.now(dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = moment or dt.datetime.now(dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _compact(value: Any) -> str:
@@ -209,12 +225,6 @@ class WorldStore:
         stmt = select(table.c.id).where(table.c.parent_id == TOP_LEVEL, table.c.id == record_id)
         with self.engine.connect() as conn:
             return conn.execute(stmt).first() is not None
-
-    def ids(self, resource: Resource, parent_id: int | None = None) -> Iterator[int]:
-        table = self.tables[resource.name]
-        parent = TOP_LEVEL if parent_id is None else parent_id
-        with self.engine.connect() as conn:
-            yield from conn.execute(select(table.c.id).where(table.c.parent_id == parent).order_by(table.c.id)).scalars()
 
     def _where(self, resource: Resource, conditions: str | None, parent_id: int | None) -> ColumnElement[bool]:
         table = self.tables[resource.name]

@@ -1,0 +1,647 @@
+"""The ConnectWise Manage connector: REST API 3.0 → canonical records (key ``connectwise``).
+
+What it asks ConnectWise, and how (facts §1.1–§1.10):
+
+* **Discovery and auth.** ``GET {site}/login/companyinfo/{companyId}`` (no auth) gives the
+  codebase unless the config names one; every API call then goes to
+  ``{site}/{codebase}apis/3.0/`` with Basic ``companyId+publicKey:privateKey`` and the
+  ``clientId`` header. Retries, ``Retry-After``, the per-minute request budget and secret
+  masking are :class:`podium.http.RestClient`'s; this module never retries by itself.
+* **Windows.** Incremental entities are filtered with
+  ``lastUpdated>=[start] and lastUpdated<[end]`` (the engine's window, seconds floored).
+* **Paging.** Big lists page forward-only (``pagination-type: forward-only`` and
+  ``pageId``: a keyset on ``id``), which stays correct while records change mid-scan — a
+  record that moves out of the window shifts no other record to an earlier page, as it
+  would with ``page`` numbers. The resume cursor is ``{"stream": path, "after_id": id}``.
+  Small setup tables and per-record lists (statuses, additions, payments, audit trails)
+  page navigably (``page``/``pageSize``, following ``Link: rel="next"``).
+* **History.** Ticket events, and who resolved a ticket (for ``resolved_by`` and survey
+  attribution), come from each ticket's audit trail — one request per ticket, capped per
+  sync by ``audit_requests_per_sync`` — or, past the cap, from snapshot differences when
+  the engine offers the stored tickets (``context.stored_records``).
+
+Canonical fields ConnectWise cannot supply are left empty and listed in
+``docs/connectwise.md`` (SLA due times, revenue categories, project billable amounts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from podium.datasource import DataSource, Page, Window
+from podium.errors import ConnectionTestError, FatalError, RetriableError
+from podium.http import Redactor, RestClient, RetryPolicy, SourceContext, link_url
+from podium.vendor_mapping import iso_z
+
+from . import history, mapping
+from .schema import ConnectWiseConfigSchema
+
+log = logging.getLogger(__name__)
+
+API_ROOT = "apis/3.0/"
+MAX_PAGE_SIZE = 1000
+SETUP_PAGE_SIZE = 1000
+FORWARD_ONLY = {"pagination-type": "forward-only"}
+TICKET_STREAMS = ("service/tickets", "project/tickets")
+PROJECT_STREAM = "project/tickets"
+AUDIT_TYPES = {"service/tickets": "Ticket", "project/tickets": "ProjectTicket"}
+"""``system/audittrail?type=`` per ticket kind ("ProjectTicket" is [UNCONFIRMED] for real ConnectWise)."""
+EVENT_TICKET_FIELDS = "id,board,status,team,owner,closedFlag,dateResolved,_info"
+STREAMS: dict[str, tuple[str, ...]] = {
+    "identity": ("system/members",),
+    "client": ("company/companies",),
+    "project": ("project/projects",),
+    "ticket": TICKET_STREAMS,
+    "ticket_event": TICKET_STREAMS,
+    "time_entry": ("time/entries",),
+    "agreement": ("finance/agreements",),
+    "invoice": ("finance/invoices",),
+    "payment": ("finance/invoices",),
+}
+"""The list endpoints each entity is read from, in order (surveys: one stream per survey)."""
+UI_RECORDS = {
+    "ticket": "services/system_io/Service/fv_sr100_request.rails?service_recid={id}&companyName={company}",
+    "client": "services/system_io/router/openrecord.rails?locale=en_US&companyName={company}"
+              "&recordType=CompanyFV&recid={id}",
+    "project": "services/system_io/router/openrecord.rails?locale=en_US&companyName={company}"
+               "&recordType=ProjectHeaderFV&recid={id}",
+}
+"""ConnectWise UI links (from working third-party integrations, not official docs: see docs/connectwise.md)."""
+
+
+class ConnectWiseApi:
+    """ConnectWise's REST API for one connection: codebase discovery, auth, the two paging modes.
+
+    ``calls`` counts the requests made (a page reports how many it cost).
+    """
+
+    def __init__(self, config: Mapping[str, Any], context: SourceContext) -> None:
+        self.config = config
+        self.context = context
+        self.site = config["site"]
+        self.calls = 0
+        self._codebase: str | None = config.get("codebase")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"clientId": self.config["client_id"], "Accept": "application/json"}
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return f"{self.config['company_id']}+{self.config['public_key']}", self.config["private_key"]
+
+    @cached_property
+    def site_client(self) -> RestClient:
+        """The site root, for codebase discovery (no credentials sent)."""
+        return self.context.rest_client(self.site, headers=self.headers, allow_http=self.config["allow_http"])
+
+    def company_info(self) -> dict[str, Any]:
+        """``/login/companyinfo/{companyId}``; a FatalError says the company id is unknown there."""
+        company = self.config["company_id"]
+        path = f"/login/companyinfo/{quote(company, safe='')}"
+        self.calls += 1
+        body = self.site_client.get_json(path, missing_ok=True)
+        if not isinstance(body, dict) or not body.get("Codebase"):
+            raise FatalError(
+                f"{self.context.label}: {self.site} does not know the company id {company!r} "
+                f"(codebase discovery at {path} found nothing); use the company id of the ConnectWise login screen"
+            )
+        return body
+
+    @property
+    def codebase(self) -> str:
+        if self._codebase is None:
+            self._codebase = str(self.company_info()["Codebase"]).strip("/") + "/"
+        return self._codebase
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.site}/{self.codebase}{API_ROOT}"
+
+    @cached_property
+    def navigable(self) -> RestClient:
+        return self.context.rest_client(
+            self.base_url, auth=self.auth, headers=self.headers, allow_http=self.config["allow_http"]
+        )
+
+    @cached_property
+    def forward(self) -> RestClient:
+        return self.context.rest_client(
+            self.base_url, auth=self.auth, headers=self.headers | FORWARD_ONLY, allow_http=self.config["allow_http"]
+        )
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """One record (None when ConnectWise answers 404: it no longer exists)."""
+        self.calls += 1
+        return self.navigable.get_json(path, params, missing_ok=True)
+
+    def keyset(
+        self,
+        path: str,
+        *,
+        page_size: int,
+        conditions: str | None = None,
+        fields: str | None = None,
+        after_id: int | None = None,
+    ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+        """Forward-only pages of ``path`` after ``after_id``: (rows, last id, or None on the last page)."""
+        params: dict[str, Any] = {"pageSize": page_size}
+        if conditions:
+            params["conditions"] = conditions
+        if fields:
+            params["fields"] = fields
+        while True:
+            if after_id is not None:
+                params["pageId"] = after_id
+            self.calls += 1
+            rows = self.forward.get_json(path, params)
+            if not isinstance(rows, list):
+                raise FatalError(f"{self.context.label}: GET {path} did not answer a list")
+            more = len(rows) == page_size
+            after_id = rows[-1]["id"] if rows else after_id
+            yield rows, after_id if more else None
+            if not more:
+                return
+
+    def every(
+        self, path: str, params: Mapping[str, Any] | None = None, *, order_by: str | None = "id asc"
+    ) -> Iterator[dict[str, Any]]:
+        """Every row of a (small) list, navigably, following ``Link: rel="next"``.
+
+        Ordered by ``order_by`` (the audit trail has no ids and keeps its own order: pass None).
+        """
+        url: str | None = path
+        query: dict[str, Any] | None = {"pageSize": SETUP_PAGE_SIZE, **(params or {})}
+        if order_by:
+            query["orderBy"] = order_by
+        while url is not None:
+            self.calls += 1
+            response = self.navigable.request("GET", url, params=query)
+            rows = self.navigable.json_of(response)
+            if not isinstance(rows, list):
+                raise FatalError(f"{self.context.label}: GET {path} did not answer a list")
+            yield from rows
+            url, query = link_url(response), None
+
+    def server_time(self) -> dt.datetime | None:
+        """ConnectWise's clock, from the ``Date`` header of a one-row request."""
+        self.calls += 1
+        response = self.navigable.request("GET", "system/members", params={"pageSize": 1, "fields": "id"})
+        header = response.headers.get("Date")
+        return email.utils.parsedate_to_datetime(header).astimezone(dt.timezone.utc) if header else None
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """Setup tables a sync needs, fetched once per run when first used."""
+
+    statuses: list[dict[str, Any]]
+    boards: list[dict[str, Any]]
+    teams: list[dict[str, Any]]
+
+
+class ConnectWiseManage(DataSource):
+    """ConnectWise Manage (PSA): members, companies, tickets and their history, time,
+    surveys, agreements, invoices, payments and projects."""
+
+    key = "connectwise"
+    label = "ConnectWise Manage (PSA)"
+    config_schema = ConnectWiseConfigSchema
+    capabilities = {
+        "identity": frozenset({"vendor_key", "email", "display_name", "is_person", "raw"}),
+        "client": frozenset({"name", "is_internal", "active"}),
+        "project": frozenset({"name", "client_external_id", "manager_external_id", "status", "estimated_end",
+                              "actual_end", "budget_hours", "actual_hours", "vendor_updated_at"}),
+        "ticket": frozenset({
+            "number", "summary", "client_external_id", "contact_external_id", "board", "type", "subtype", "item",
+            "priority", "impact", "source", "status", "status_category", "closed", "created_at", "first_response_at",
+            "resolved_at", "closed_at", "sla_response_met", "sla_resolution_met", "sla_source", "owner_external_id",
+            "resolved_by_external_id", "tier", "parent_external_id", "merged", "is_project", "vendor_updated_at",
+        }),
+        "ticket_event": frozenset({"ticket_external_id", "kind", "at", "actor_external_id", "from_value",
+                                   "to_value", "source"}),
+        "time_entry": frozenset({"identity_external_id", "ticket_external_id", "project_external_id", "work_type",
+                                 "start_at", "end_at", "hours", "billable", "billed_hours", "entered_at", "rejected",
+                                 "notes", "vendor_updated_at"}),
+        "survey": frozenset({"ticket_external_id", "identity_external_id", "score", "scale_min", "scale_max",
+                             "positive", "submitted_at", "vendor_updated_at"}),
+        "agreement": frozenset({"client_external_id", "name", "agreement_type", "monthly_price_minor",
+                                "monthly_cost_minor", "currency", "effective_from", "effective_to", "cancelled_at",
+                                "vendor_updated_at"}),
+        "invoice": frozenset({"client_external_id", "number", "invoice_date", "due_date", "total_minor",
+                              "balance_minor", "currency", "paid_at", "vendor_updated_at"}),
+        "payment": frozenset({"invoice_external_id", "paid_at", "amount_minor", "currency"}),
+    }
+    incremental = frozenset(
+        {"identity", "client", "project", "ticket", "ticket_event", "time_entry", "survey", "invoice", "payment"}
+    )
+    """Agreements are read whole every time: an addition can change without touching its agreement."""
+
+    def __init__(self, config: Mapping[str, Any], context: SourceContext | None = None) -> None:
+        super().__init__(config, context)
+        if self.context is None:
+            # The API's "test connection" opens a connector without a sync context.
+            self.context = SourceContext(
+                label="ConnectWise connection", budget=None, retry=RetryPolicy(),
+                redactor=Redactor([self.config["private_key"]]), page_size=200,
+            )
+        self.api = ConnectWiseApi(self.config, self.context)
+        self._audit_left: int | None = self.config.get("audit_requests_per_sync")
+        self._trails: dict[str, list[history.AuditChange] | None] = {}
+
+    @property
+    def page_size(self) -> int:
+        return max(1, min(MAX_PAGE_SIZE, int(self.context.page_size)))
+
+    # -- connection test -----------------------------------------------------------------
+
+    def test_connection(self) -> str:
+        """Discover the codebase and read one member; each failure names what to fix."""
+        site = self.config["site"]
+        if urlsplit(site).scheme == "http" and not self.config.get("allow_http"):
+            raise ConnectionTestError(
+                f"{site} is plain http, which would send the API keys unencrypted; use https:// "
+                "(allow_http is only for a local simulator)"
+            )
+        try:
+            company = self.api.company_info() if self.config.get("codebase") is None else None
+        except RetriableError as exc:
+            raise ConnectionTestError(f"cannot reach {site}: {exc}") from None
+        except FatalError as exc:
+            if exc.status is None or exc.status == 404:
+                raise ConnectionTestError(str(exc)) from None
+            raise ConnectionTestError(f"{site} did not answer codebase discovery: {exc}") from None
+        try:
+            self.api.navigable.get_json("system/members", {"pageSize": 1, "fields": "id,identifier"})
+        except RetriableError as exc:
+            raise ConnectionTestError(f"cannot reach the ConnectWise API at {site}: {exc}") from None
+        except FatalError as exc:
+            raise ConnectionTestError(self._refusal(exc)) from None
+        name = (company or {}).get("CompanyName") or self.config["company_id"]
+        version = (company or {}).get("VersionCode")
+        suffix = f", version {version}" if version else ""
+        return f"connected to ConnectWise {name!r} at {site} (codebase {self.api.codebase}{suffix})"
+
+    def _refusal(self, exc: FatalError) -> str:
+        text = str(exc)
+        if exc.status == 401 and "clientid" in text.lower():
+            return (f"ConnectWise refused the client id: {text} — give the clientId GUID registered for this "
+                    "integration at developer.connectwise.com")
+        if exc.status == 401:
+            return (f"ConnectWise refused the API keys: {text} — check the company id and the API member's "
+                    "public and private key (a key pair may have been revoked)")
+        if exc.status == 403:
+            return f"the API member's security role may not read members: {text}"
+        if exc.status == 404:
+            return f"no ConnectWise API at codebase {self.api.codebase!r}: {text} — clear the codebase to discover it"
+        return text
+
+    # -- the vendor's clock ---------------------------------------------------------------
+
+    def server_time(self) -> dt.datetime:
+        return self.api.server_time() or super().server_time()
+
+    # -- fetching --------------------------------------------------------------------------
+
+    def fetch(self, entity: str, window: Window, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        translate = self._translator(entity)
+        conditions = window_conditions(window, incremental=entity in self.incremental)
+        streams = self._streams(entity)
+        first = _resume_index(streams, cursor)
+        for index in range(first, len(streams)):
+            path = streams[index]
+            after = cursor.get("after_id") if cursor and index == first else None
+            calls = self.api.calls
+            for rows, last in self.api.keyset(
+                path, page_size=self.page_size, conditions=conditions, fields=self._fields(entity), after_id=after
+            ):
+                records = translate(path, rows)
+                if last is not None:
+                    next_cursor: dict[str, Any] | None = {"stream": path, "after_id": last}
+                elif index + 1 < len(streams):
+                    next_cursor = {"stream": streams[index + 1], "after_id": None}
+                else:
+                    next_cursor = None
+                yield Page(records, next_cursor, requests=self.api.calls - calls)
+                calls = self.api.calls
+
+    def _streams(self, entity: str) -> tuple[str, ...]:
+        if entity == "survey":
+            return tuple(f"service/surveys/{survey['id']}/results" for survey in self._surveys)
+        if entity not in STREAMS:
+            raise FatalError(f"{self.context.label}: the ConnectWise connector does not supply {entity!r}")
+        return STREAMS[entity]
+
+    @staticmethod
+    def _fields(entity: str) -> str | None:
+        return EVENT_TICKET_FIELDS if entity == "ticket_event" else None
+
+    def _translator(self, entity: str) -> Callable[[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+        simple: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "identity": mapping.identity,
+            "client": lambda row: mapping.client(row, company_id=self.config["company_id"]),
+            "project": mapping.project,
+            "time_entry": mapping.time_entry,
+        }
+        if entity in simple:
+            convert = simple[entity]
+            return lambda _path, rows: [convert(row) for row in rows]
+        return {
+            "ticket": self._tickets,
+            "ticket_event": self._ticket_events,
+            "survey": self._survey_results,
+            "agreement": self._agreements,
+            "invoice": self._invoices,
+            "payment": self._payments,
+        }[entity]
+
+    # -- tickets and their history ------------------------------------------------------------
+
+    def _tickets(self, path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        project = path == PROJECT_STREAM
+        return [
+            mapping.ticket(row, self._ticket_context, project=project, resolved_by=self._resolver(path, row))
+            for row in rows
+        ]
+
+    def _resolver(self, path: str, row: Mapping[str, Any]) -> str | None:
+        """Who resolved a resolved or closed ticket: its audit trail says; past the audit cap,
+        ``closedBy`` when that member is a technician."""
+        if not row.get("dateResolved"):
+            return None
+        trail = self._trail(path, row["id"])
+        if trail is None:
+            return self._members.technician(row.get("closedBy"))
+        return history.replay(row, trail, self._history_rules, project=path == PROJECT_STREAM).resolver
+
+    def _ticket_events(self, path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        project = path == PROJECT_STREAM
+        events: list[dict[str, Any]] = []
+        pending: list[dict[str, Any]] = []
+        for row in rows:
+            trail = self._trail(path, row["id"])
+            if trail is None:
+                pending.append(row)
+            else:
+                events += history.replay(row, trail, self._history_rules, project=project).events
+        stored_records = getattr(self.context, "stored_records", None)
+        if pending and stored_records is None:
+            log.warning("%s: %d changed ticket(s) get no events: past the audit-trail cap and no stored tickets "
+                        "to compare with", self.context.label, len(pending))
+        elif pending:
+            stored = stored_records("ticket", [str(row["id"]) for row in pending])
+            for row in pending:
+                fetched = mapping.ticket(row, self._ticket_context, project=project)
+                events += history.snapshot_events(
+                    stored.get(str(row["id"])), fetched, history.updated_by(row, self._members), self._members
+                )
+        return events
+
+    def _trail(self, path: str, ticket_id: int) -> list[history.AuditChange] | None:
+        """A ticket's parsed audit trail, or None once this run's audit cap is spent."""
+        key = f"{path}/{ticket_id}"
+        if key not in self._trails:
+            if self._audit_left is not None and self._audit_left <= 0:
+                return None
+            if self._audit_left is not None:
+                self._audit_left -= 1
+            entries = self.api.every("system/audittrail", {"type": AUDIT_TYPES[path], "id": ticket_id}, order_by=None)
+            self._trails[key] = history.parse_trail(entries)
+        return self._trails[key]
+
+    # -- surveys ------------------------------------------------------------------------------
+
+    def _survey_results(self, path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        survey_id = int(path.split("/")[2])
+        scale = self._survey_scales.get(survey_id)
+        if scale is None:
+            raise FatalError(
+                f"{self.context.label}: survey {survey_id} has no Selection question with points, so its "
+                "results have no scale"
+            )
+        tickets = self._tickets_by_id({str(row["ticketId"]) for row in rows if row.get("ticketId")})
+        return [
+            mapping.survey(row, scale, self._attribute(tickets.get(str(row.get("ticketId")))),
+                           self.config["survey_positive_share"])
+            for row in rows
+        ]
+
+    def _attribute(self, found: tuple[str, dict[str, Any]] | None) -> str | None:
+        """The identity a survey counts for, by the configured rule."""
+        if found is None:
+            return None
+        path, ticket = found
+        rule = self.config["survey_attribution"]
+        if rule == "owner":
+            return mapping.ref_id(ticket.get("owner"))
+        if rule == "resolver":
+            trail = self._trail(path, ticket["id"])
+            if trail is not None:
+                return history.replay(ticket, trail, self._history_rules, project=path == PROJECT_STREAM).resolver
+        return self._members.technician(ticket.get("closedBy"))
+
+    def _tickets_by_id(self, ids: set[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The tickets with ``ids`` (service first, then project tickets), keyed by id."""
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        for path in TICKET_STREAMS:
+            wanted = sorted(ids - set(found), key=int)
+            for start in range(0, len(wanted), 200):
+                chunk = wanted[start:start + 200]
+                for row in self.api.every(path, {"conditions": f"id in ({','.join(chunk)})"}):
+                    found[str(row["id"])] = (path, row)
+        return found
+
+    # -- money ------------------------------------------------------------------------------------
+
+    def _agreements(self, _path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            mapping.agreement(row, self.api.every(f"finance/agreements/{row['id']}/additions"),
+                              self.config["currency"])
+            for row in rows
+        ]
+
+    def _invoices(self, _path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            mapping.invoice(row, self._invoice_payments(row) if mapping.is_paid(row) else [], self.config["currency"])
+            for row in rows
+        ]
+
+    def _payments(self, _path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        records = []
+        for row in rows:
+            currency = mapping.currency_of(row, self.config["currency"])
+            if row.get("payments"):
+                records += [mapping.payment(p, str(row["id"]), currency) for p in self._invoice_payments(row)]
+        return records
+
+    def _invoice_payments(self, invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return list(self.api.every(f"finance/invoices/{invoice['id']}/payments"))
+
+    # -- setup tables (fetched once per run, when first needed) ---------------------------------
+
+    @cached_property
+    def _lookups(self) -> Lookups:
+        boards = list(self.api.every("service/boards"))
+        statuses, teams = [], []
+        for board in boards:
+            statuses += self.api.every(f"service/boards/{board['id']}/statuses")
+            teams += self.api.every(f"service/boards/{board['id']}/teams")
+        return Lookups(statuses=statuses, boards=boards, teams=teams)
+
+    @cached_property
+    def _members(self) -> mapping.MemberBook:
+        return mapping.MemberBook.build(
+            self.api.every("system/members", {"fields": "id,identifier,licenseClass,type"})
+        )
+
+    @cached_property
+    def _tiers(self) -> mapping.Tiers:
+        return mapping.Tiers(teams=self.config["tier_teams"], boards=self.config["tier_boards"])
+
+    @cached_property
+    def _ticket_context(self) -> mapping.TicketContext:
+        slas = list(self.api.every("service/SLAs", {"fields": "id"}))
+        targets: list[dict[str, Any]] = []
+        for sla in slas:
+            targets += self.api.every(f"service/SLAs/{sla['id']}/priorities")
+        return mapping.TicketContext(
+            statuses=mapping.StatusBook.build(self._lookups.statuses),
+            impacts=mapping.priority_impacts(self.api.every("service/priorities")),
+            slas=mapping.sla_targets(targets),
+            tiers=self._tiers,
+        )
+
+    @cached_property
+    def _history_rules(self) -> history.HistoryRules:
+        return history.HistoryRules(
+            statuses=mapping.StatusBook.build(self._lookups.statuses), members=self._members, tiers=self._tiers
+        )
+
+    @cached_property
+    def _surveys(self) -> list[dict[str, Any]]:
+        return list(self.api.every("service/surveys"))
+
+    @cached_property
+    def _survey_scales(self) -> dict[int, tuple[float, float] | None]:
+        return {
+            survey["id"]: mapping.survey_scale(self.api.every(f"service/surveys/{survey['id']}/questions"))
+            for survey in self._surveys
+        }
+
+    # -- one record, all ids, links -------------------------------------------------------------
+
+    def fetch_one(self, entity: str, external_id: str) -> dict[str, Any] | None:
+        """One record by id (callbacks); None when ConnectWise no longer has it."""
+        if not external_id.isdigit():
+            return None
+        if entity in ("identity", "client", "project", "time_entry", "agreement", "invoice"):
+            row = self.api.get(f"{STREAMS[entity][0]}/{external_id}")
+            return None if row is None else self._translator(entity)(STREAMS[entity][0], [row])[0]
+        if entity == "ticket":
+            for path in TICKET_STREAMS:
+                row = self.api.get(f"{path}/{external_id}")
+                if row is not None:
+                    return self._tickets(path, [row])[0]
+            return None
+        if entity == "survey":
+            for survey in self._surveys:
+                path = f"service/surveys/{survey['id']}/results"
+                row = self.api.get(f"{path}/{external_id}")
+                if row is not None:
+                    return self._survey_results(path, [row])[0]
+            return None
+        raise FatalError(
+            f"{self.context.label}: ConnectWise {entity} records cannot be fetched one by one "
+            "(payments come with their invoice, ticket events with their ticket)"
+        )
+
+    def list_ids(self, entity: str) -> Iterator[str]:
+        """Every id ConnectWise still has (forward-only paging of ``fields=id``), for deletions."""
+        if entity == "ticket_event":
+            raise FatalError(f"{self.context.label}: ticket events have no ConnectWise ids to reconcile")
+        if entity == "payment":
+            for _last, invoices in self._pages("finance/invoices", "id,payments"):
+                for invoice in invoices:
+                    if invoice.get("payments"):
+                        yield from (str(p["id"]) for p in self._invoice_payments(invoice))
+            return
+        for path in self._streams(entity):
+            for _last, rows in self._pages(path, "id"):
+                yield from (str(row["id"]) for row in rows)
+
+    def _pages(self, path: str, fields: str) -> Iterator[tuple[int | None, list[dict[str, Any]]]]:
+        for rows, last in self.api.keyset(path, page_size=MAX_PAGE_SIZE, fields=fields):
+            yield last, rows
+
+    def record_url(self, entity: str, external_id: str) -> str | None:
+        """The record in ConnectWise's web UI (tickets, companies, projects); the UI host is the
+        API host without its ``api-`` prefix."""
+        pattern = UI_RECORDS.get(entity)
+        if pattern is None or not external_id.isdigit():
+            return None
+        parts = urlsplit(self.config["site"])
+        host = parts.netloc[4:] if parts.netloc.startswith("api-") else parts.netloc
+        company = quote(self.config["company_id"], safe="")
+        return f"{parts.scheme}://{host}/{self.api.codebase}" + pattern.format(id=external_id, company=company)
+
+    # -- suggestions for Podium's org data ---------------------------------------------------------
+
+    def suggestions(
+        self, connection: str | None = None, *, time_zone: str = "UTC", today: dt.date | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Org data and mappings ConnectWise suggests, as unconfirmed rows of :mod:`podium.org.csvio`
+        kinds (``mappings``, ``teams``, ``memberships``, ``calendars``, ``holidays``).
+
+        Podium owns this data: an admin reviews the rows (``confirmed`` false) and imports
+        them; board teams are current-only, so memberships start ``today``. ConnectWise
+        calendars carry no zone: they are suggested in ``time_zone`` (the tenant's).
+        """
+        lookups = self._lookups
+        members = list(self.api.every("system/members", {"fields": "id,primaryEmail,officeEmail"}))
+        emails = {str(m["id"]): m.get("primaryEmail") or m.get("officeEmail") for m in members}
+        agreement_types = {mapping.ref_name(a.get("type")) for a in self.api.every("finance/agreements",
+                                                                                   {"fields": "id,type"})}
+        calendars = list(self.api.every("schedule/calendars"))
+        holiday_lists = list(self.api.every("schedule/holidayLists"))
+        holidays = []
+        for holiday_list in holiday_lists:
+            named = [c["name"] for c in calendars
+                     if mapping.ref_id(c.get("holidayList")) == str(holiday_list["id"])] or [holiday_list["name"]]
+            items = list(self.api.every(f"schedule/holidayLists/{holiday_list['id']}/holidays"))
+            for calendar in named:
+                holidays += mapping.holiday_rows(calendar, items)
+        return {
+            "mappings": mapping.mapping_rows(
+                connection, lookups.boards, lookups.statuses, self.api.every("time/workTypes"),
+                sorted(name for name in agreement_types if name),
+            ),
+            "teams": mapping.team_rows(lookups.teams),
+            "memberships": mapping.membership_rows(
+                lookups.teams, {k: v for k, v in emails.items() if v}, today or dt.date.today()
+            ),
+            "calendars": [mapping.calendar_row(c, time_zone=time_zone) for c in calendars],
+            "holidays": holidays,
+        }
+
+
+def window_conditions(window: Window, *, incremental: bool) -> str:
+    """``lastUpdated>=[start] and lastUpdated<[end]`` (whole seconds, the start left out when full)."""
+    end = f"lastUpdated<[{iso_z(window.end)}]"
+    if not incremental or window.start is None:
+        return end
+    return f"lastUpdated>=[{iso_z(window.start)}] and {end}"
+
+
+def _resume_index(streams: Iterable[str], cursor: Mapping[str, Any] | None) -> int:
+    """Where a cursor resumes: its stream's position (a stream that vanished restarts the window)."""
+    streams = list(streams)
+    if not cursor or cursor.get("stream") not in streams:
+        return 0
+    return streams.index(cursor["stream"])
