@@ -2,65 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
-
 import podium
 import podium.models
+import pytest
+from alembic.script import ScriptDirectory
 from podium import migrate
 from podium.db import normalise_url
 from podium.models.base import Base
+from sqlalchemy import create_engine, inspect, text
+
+from tests.conftest import throwaway_pg_database
+
 
 # Same variable as tests/conftest.py; psycopg wants the plain libpq form of the URL.
-PG_SERVER_URL = os.environ.get("PODIUM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres").replace(
-    "postgresql+psycopg://", "postgresql://"
-)
-
-
-# --- throwaway PostgreSQL databases (the integrator may move this to conftest) --------
-
-
-def _pg_unreachable_reason() -> str | None:
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_SERVER_URL, connect_timeout=3):
-            return None
-    except psycopg.Error as error:
-        return f"{type(error).__name__}: {error}"
-
-
-@contextlib.contextmanager
-def throwaway_pg_database(prefix: str = "podium_mig") -> Iterator[str]:
-    """Create a fresh PostgreSQL database, yield its URL, drop it afterwards.
-
-    Under CI an unreachable server is a failure, never a skip.
-    """
-    import psycopg
-
-    reason = _pg_unreachable_reason()
-    if reason is not None:
-        message = f"PostgreSQL not reachable at {PG_SERVER_URL}: {reason}"
-        if os.environ.get("CI") or os.environ.get("PODIUM_REQUIRE_SERVICES"):
-            pytest.fail(message + " (CI or PODIUM_REQUIRE_SERVICES is set: a failure, not a skip)")
-        pytest.skip(message)
-    name = f"{prefix}_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_SERVER_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_SERVER_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_SERVER_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":

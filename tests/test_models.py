@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from marshmallow import ValidationError
-from sqlalchemy import delete, func, inspect, select, text, update
-from sqlalchemy.exc import IntegrityError, StatementError
-
 from podium import migrate
 from podium.db import Database, TenantViolation, upsert
 from podium.models import (
@@ -35,37 +30,12 @@ from podium.schemas.canonical import (
     UPSERT_KEYS,
     load,
 )
+from sqlalchemy import delete, func, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from tests.conftest import throwaway_pg_database
 
 UTC = dt.timezone.utc
-# Same variable as tests/conftest.py; psycopg wants the plain libpq form of the URL.
-PG_SERVER_URL = os.environ.get("PODIUM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres").replace(
-    "postgresql+psycopg://", "postgresql://"
-)
-
-
-@contextlib.contextmanager
-def throwaway_pg_database(prefix: str = "podium_mig") -> Iterator[str]:
-    """A fresh PostgreSQL database (same helper as test_migrations; to move to conftest)."""
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_SERVER_URL, connect_timeout=3):
-            pass
-    except psycopg.Error as error:
-        message = f"PostgreSQL not reachable at {PG_SERVER_URL}: {error}"
-        if os.environ.get("CI") or os.environ.get("PODIUM_REQUIRE_SERVICES"):
-            pytest.fail(message + " (CI or PODIUM_REQUIRE_SERVICES is set: a failure, not a skip)")
-        pytest.skip(message)
-    name = f"{prefix}_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_SERVER_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_SERVER_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_SERVER_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     """A migrated database per backend, shared by the module; tests make their own tenants."""
