@@ -21,6 +21,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
+from podium.simulate import WorldConfig
 from podium_connectwise.simulator import Credentials, WorldStore, create_simulator_app
 from tests.connectwise.cw_real_client import ConnectWiseClient
 
@@ -29,6 +30,8 @@ CREDENTIALS = Credentials(
     client_id="3f6c2f0e-9d1a-4d43-b5a1-0c5c1b0f7a11",
 )
 CODEBASE = "v2025_1/"
+SMALL_WORLD = WorldConfig(technicians=6, clients=8, days=35, tickets_per_tech_day=1.0)
+"""Five weeks: long enough for a month-end invoice run and a project, small enough to walk every record."""
 
 
 @contextmanager

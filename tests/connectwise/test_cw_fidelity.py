@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from podium.simulate import World, WorldConfig
+from podium.simulate import World
 from podium_connectwise.simulator.render import load_world
 from tests.connectwise.cw_real_client import (
     SLA,
@@ -52,10 +52,7 @@ from tests.connectwise.cw_real_client import (
     TimeEntry,
     WorkType,
 )
-from tests.connectwise.live import CODEBASE, CREDENTIALS, Live, new_store, serve_live
-
-SMALL_WORLD = WorldConfig(technicians=6, clients=8, days=35, tickets_per_tech_day=1.0)
-"""Five weeks: long enough for a month-end invoice run and a project, small enough to walk every record."""
+from tests.connectwise.live import CODEBASE, CREDENTIALS, SMALL_WORLD, Live, new_store, serve_live
 
 TOP_LEVEL: list[tuple[str, type[BaseModel], str]] = [
     ("system/members", Member, "members"),

@@ -10,7 +10,7 @@ import pytest
 from podium.simulate import World
 from podium.simulate.catalog import BOARDS, WORK_TYPES
 from podium_connectwise.simulator.render import Renderer
-from tests.connectwise.test_cw_fidelity import SMALL_WORLD
+from tests.connectwise.live import SMALL_WORLD
 
 TEAM_OF_TIER = {1: "Help Desk", 2: "Escalations", 3: "Projects"}
 FROM_TO = re.compile(r'^(?P<what>[A-Za-z ]+) changed from "(?P<before>[^"]*)" to "(?P<after>[^"]*)"$')
@@ -63,7 +63,9 @@ def test_time_entries_charge_to_tickets_or_to_charge_codes_named_after_their_wor
     for record in renderer.world.time_entries():
         name, parent, entry = renderer.time_entry(record)
         assert (name, parent) == ("time_entries", None)
-        assert entry["dateEntered"] >= entry["timeEnd"] > entry["timeStart"]
+        assert entry["timeEnd"] > entry["timeStart"]
+        if entry["workType"]["name"] != "PTO":  # PTO is requested ahead; all else is logged after the work
+            assert entry["dateEntered"] >= entry["timeEnd"]
         if entry["chargeToType"] == "ChargeCode":
             assert codes[entry["chargeToId"]] == entry["workType"]["name"]
             assert WORK_TYPES[entry["workType"]["name"]].mapping != "billable"

@@ -119,6 +119,7 @@ class Renderer:
             a.data["external_id"]: ref(int(a.data["external_id"]), a.data["name"], type=a.data["agreement_type"])
             for a in self.agreements
         }
+        self.projects = {p.external_id: p for p in world.projects}
         self.endpoint_names = {e.external_id: e.name for devices in world.endpoints_by_client.values() for e in devices}
         self.status_ids = {(b.name, s.name): b.id * 10 + s.sort for b in BOARDS.values() for s in b.statuses}
         self.teams = {
@@ -517,7 +518,7 @@ class Renderer:
         }
         if project:
             project_id = vendor["project_external_id"]
-            phases = next(p for p in self.world.projects if p.external_id == project_id).phases
+            phases = self.projects[project_id].phases
             phase_index = next(k for k, p in enumerate(phases) if p.name == vendor["phase"])
             record.update(
                 project=ref(int(project_id), self._project_name(project_id)),
@@ -527,7 +528,7 @@ class Renderer:
         return compact(record)
 
     def _project_name(self, external_id: str) -> str:
-        return next(p.name for p in self.world.projects if p.external_id == external_id)
+        return self.projects[external_id].name[:100]
 
     def sla_status(self, data: dict[str, Any], sla: str) -> str:
         """ConnectWise's SLA text: "Respond by Mon 01/27 4:00 PM UTC-06", "Waiting" or "Resolved"."""
