@@ -20,9 +20,6 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_c
 
 from podium.models.base import Base, TenantScoped
 
-SQLITE_MAX_VARIABLES = 32766
-"""SQLite's bound-parameter limit (3.32+); upsert batches stay under it."""
-
 
 class TenantViolation(RuntimeError):
     """A row of one tenant was about to be written through another tenant's session."""
@@ -147,7 +144,7 @@ def upsert(
     row must have the same keys. In a tenant's session each row is stamped with that
     tenant, and a row of another tenant is refused — core INSERTs bypass the ORM flush
     guard, so the check is made here. Columns with an ``onupdate`` default (``synced_at``)
-    are refreshed on update. Batches stay under SQLite's parameter limit. Returns rows sent.
+    are refreshed on update. Returns the number of rows sent.
     """
     if not rows:
         return 0
@@ -165,17 +162,18 @@ def upsert(
     }
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    per_batch = max(1, min(1000, SQLITE_MAX_VARIABLES // max(1, len(columns))))
-    for batch in batched(rows, per_batch):
-        statement = insert(table).values(list(batch))
-        if update_columns:
-            statement = statement.on_conflict_do_update(
-                index_elements=list(conflict),
-                set_={**{c: statement.excluded[c] for c in update_columns}, **refreshed},
-            )
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
-        session.execute(statement)
+    statement = insert(table)
+    if update_columns:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(conflict),
+            set_={**{c: statement.excluded[c] for c in update_columns}, **refreshed},
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
+    # One statement executed for many parameter sets: SQLAlchemy batches it within each
+    # driver's limits ("insertmanyvalues" on PostgreSQL, executemany on SQLite) and
+    # compiles it once, where a multi-row VALUES clause is compiled per bound value.
+    session.execute(statement, list(rows))
     return len(rows)
 
 

@@ -11,8 +11,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from tests.test_auth import Caller, add_token, invoke
 
-from podium.api import RESOURCES, register_api
-from podium.api import org as org_api
+from podium.api import register_api
 from podium.db import Database
 from podium.models import (
     Agreement,
@@ -387,12 +386,10 @@ def test_money_cells_that_cannot_be_paid_are_refused(amount: str) -> None:
 
 @pytest.fixture
 def org_app(podium: Podium) -> Flask:
-    """The REST API with the org blueprint registered (as ``podium.api`` will, by name)."""
+    """The REST API as :func:`podium.api.register_api` builds it, the org blueprint included."""
     app = Flask("podium-org-test")
     app.extensions["podium"] = podium
-    api = register_api(app)
-    if "org" not in RESOURCES:
-        api.register_blueprint(org_api.blp)
+    register_api(app)
     return app
 
 

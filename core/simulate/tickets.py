@@ -262,7 +262,8 @@ class _Player:
     ) -> tuple[SimPerson, dt.datetime]:
         """Work until resolved; returns who resolved it and when the last session ended.
 
-        ``full`` enables what only service tickets have (helpers, on-site visits).
+        ``full`` enables what only service tickets have (waiting on the customer, helpers,
+        on-site visits).
         """
         rng = self.rng
         issue = self.h.issue
@@ -281,12 +282,14 @@ class _Player:
                 other = self.org.pick(rng, 1, region, self.day(t), exclude=current)
                 life.assign(t + MINUTE, other, current.member_id)
                 t, current = self.touch(life, other, self.wait(other, t, 1.0)), other
-            elif not onsite:
+            elif full and not onsite:
                 for _ in range(rng.choice((1, 1, 2))):
                     life.status(t + MINUTE, "Waiting Customer", current.member_id)
                     reply = self.wait(None, t, 2.0)
                     life.status(reply, "In Progress", None)
                     t = self.touch(life, current, reply + MINUTE * rng.uniform(5, 40))
+            elif not full:  # an alert has no customer to wait on: another look later
+                t = self.touch(life, current, self.wait(current, t, 1.0))
         if onsite:
             t = self.touch(life, current, self.wait(current, t, 4.0), "Onsite Support", 2.5)
         if full and rng.random() < 0.08:

@@ -79,7 +79,7 @@ class WorldConfig:
 
 PRESETS = {
     "default": WorldConfig(),
-    "large": WorldConfig(technicians=300, clients=600, days=365, tickets_per_tech_day=4.0, status_days=30),
+    "large": WorldConfig(technicians=300, clients=600, days=365, tickets_per_tech_day=4.8, status_days=30),
 }
 
 
