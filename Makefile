@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 ## Run the whole test suite against SQLite, PostgreSQL and Redis (started if installed but down).
 test: $(STAMP) services
+	scripts/install_browser.sh
 	PODIUM_REQUIRE_SERVICES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 services:

@@ -1,4 +1,4 @@
-"""The Flask app factory: one runtime, the REST API, introspection and the job thread.
+"""The Flask app factory: one runtime, the REST API, pods and sign-in, and the job thread.
 
 The app keeps no state of its own (design §8): everything lives in the
 :class:`~podium.runtime.Podium` runtime it is given (stored in
@@ -16,6 +16,7 @@ from flask import Flask
 from podium.api import register_api
 from podium.api.introspection import bp as introspection
 from podium.runtime import Podium
+from podium.web import register_web
 
 
 def create_app(podium: Podium | None = None, *, run_jobs: bool | None = None) -> Flask:
@@ -32,6 +33,7 @@ def create_app(podium: Podium | None = None, *, run_jobs: bool | None = None) ->
     podium.plugins  # noqa: B018 - load plugins now: a broken plugin is reported at start-up, not mid-request
     register_api(app)
     app.register_blueprint(introspection)
+    register_web(app)
     if run_jobs is None:
         run_jobs = podium.config.redis_url is None
     if run_jobs:

@@ -22,9 +22,19 @@ TUNING_KEYS = (
     "http_retry_max_wait",
     "http_retry_jitter",
     "sync_interval_minutes",
+    "pod_token_ttl_seconds",
+    "stream_ticket_ttl_seconds",
+    "signin_code_ttl_seconds",
+    "live_sse",
+    "live_keepalive_seconds",
+    "live_max_stream_seconds",
+    "live_retry_ms",
+    "pod_poll_seconds",
+    "oidc_providers",
 )
-"""Settings read by one module each (``podium.http.RetryPolicy``, ``podium.scheduler``), kept
-in ``Config.extra``; set as ``PODIUM_HTTP_RETRY_ATTEMPTS`` etc. or in the instance file."""
+"""Settings each read by the one module they tune (``podium.http``, ``podium.scheduler``,
+``podium.podsession``, ``podium.live``, ``podium.web.signin``), kept in ``Config.extra``; set as
+``PODIUM_<KEY>`` (e.g. ``PODIUM_HTTP_RETRY_ATTEMPTS``) or in the instance file."""
 
 
 def _split(value: str | None) -> tuple[str, ...] | None:

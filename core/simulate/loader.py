@@ -136,6 +136,30 @@ class _Writer:
             raise LoadError(f"{entity} refers to {target} {external_id!r}, which the world did not produce") from None
 
 
+ORG_BEFORE_RECORDS = ("people", "teams", "calendars", "holidays")
+"""Org data that refers to nothing synced: imported before a vendor's records."""
+ORG_AFTER_RECORDS = ("memberships", "facts", "responsibilities", "availability", "mappings")
+"""Org data that names clients or linked people: imported once the records are in."""
+
+
+def load_org(
+    podium: Podium, tenant_id: int, world: World, kinds: Iterable[str], *, connection: str | None = None
+) -> dict[str, Any]:
+    """Import the world's org data of ``kinds`` through the CSV importer (audited, all or nothing).
+
+    ``connection`` names the connection whose clients the responsibilities refer to, for
+    a world whose records arrived through a vendor simulator rather than :func:`load_world`.
+    """
+    results: dict[str, Any] = {}
+    with podium.db.session(tenant_id) as session:
+        for kind in kinds:
+            rows = world.org_rows(kind)
+            if connection is not None:
+                rows = [{**row, "connection": connection} if "connection" in row else row for row in rows]
+            results[kind] = csvio.import_rows(session, kind, rows, actor=ACTOR, source="simulate")
+    return results
+
+
 def load_world(
     podium: Podium,
     world: World,
@@ -152,20 +176,16 @@ def load_world(
     writer = _Writer(tenant_id, report.connection_id, report, progress)
 
     def import_org(*kinds: str) -> None:
-        with db.session(tenant_id) as session:
-            for kind in kinds:
-                report.org[kind] = csvio.import_rows(
-                    session, kind, world.org_rows(kind), actor=ACTOR, source="simulate"
-                )
+        report.org.update(load_org(podium, tenant_id, world, kinds))
 
-    import_org("people", "teams", "calendars", "holidays")
+    import_org(*ORG_BEFORE_RECORDS)
     with db.session(tenant_id) as session:
         writer.write(session, "identity", list(world.identities()))
         writer.write(session, "client", list(world.client_records()))
         report.linked = len(identities.link_by_email(session, ACTOR).linked)
         writer.remember(session, "identity")
         writer.remember(session, "client")
-    import_org("memberships", "facts", "responsibilities", "availability", "mappings")
+    import_org(*ORG_AFTER_RECORDS)
 
     with db.session(tenant_id) as session:
         writer.write(session, "agreement", list(world.agreement_records()))

@@ -1,4 +1,5 @@
-"""Podium's ConnectWise Manage plugin: the simulator (``podium simulate connectwise``).
+"""Podium's ConnectWise Manage plugin: the simulator (``podium simulate connectwise``) and
+``podium demo``, which runs Podium against it.
 
 Registered like any third-party plugin, through the ``podium`` entry point group.
 """
@@ -12,11 +13,13 @@ from podium import hookimpl
 
 @hookimpl
 def podium_register_commands(cli: click.Group) -> None:
-    """Add ``connectwise`` to ``podium simulate`` (creating the group if Podium has none)."""
-    from podium_connectwise.simulator.cli import connectwise  # Flask and SQLAlchemy only when commands are built
+    """Add ``connectwise`` to ``podium simulate`` (creating the group if Podium has none) and ``demo``."""
+    from podium_connectwise.demo import demo  # Flask and SQLAlchemy only when commands are built
+    from podium_connectwise.simulator.cli import connectwise
 
     group = cli.commands.get("simulate")
     if not isinstance(group, click.Group):
         group = click.Group("simulate", help="Simulated vendors over the simulated MSP.")
         cli.add_command(group)
     group.add_command(connectwise)
+    cli.add_command(demo)
