@@ -17,6 +17,7 @@ from podium.api import register_api
 from podium.api.introspection import bp as introspection
 from podium.runtime import Podium
 from podium.web import register_web
+from podium.webhooks import bp as webhooks
 
 
 def create_app(podium: Podium | None = None, *, run_jobs: bool | None = None) -> Flask:
@@ -33,6 +34,7 @@ def create_app(podium: Podium | None = None, *, run_jobs: bool | None = None) ->
     podium.plugins  # noqa: B018 - load plugins now: a broken plugin is reported at start-up, not mid-request
     register_api(app)
     app.register_blueprint(introspection)
+    app.register_blueprint(webhooks)
     register_web(app)
     if run_jobs is None:
         run_jobs = podium.config.redis_url is None

@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
-
 from podium.db import Database, batched
 from podium.schemas.canonical import CANONICAL_SCHEMAS, ENTITY_MODELS, REFERENCES
+from sqlalchemy import select
 
 
 class StoredRecords:

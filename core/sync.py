@@ -24,6 +24,11 @@ Written once for every vendor (design §1), so each connector only says how to f
   ("stopped") with a message naming the connection; the next entity goes on.
 * **One at a time.** A lease (:mod:`podium.locks`) guards each (connection, entity),
   whoever starts the sync; a second one waits for the first.
+* **One connector per connection sync.** :func:`sync_connection` opens the connector once
+  and syncs every entity with it, so what a connector reads once per instance (setup
+  tables, a ticket's audit trail needed by two entities) is not read again per entity.
+* **Deletions.** Windows only see records that still exist; :func:`reconcile_ids` (run
+  nightly by the scheduler) lists every id the vendor still has and deletes the rest.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from podium.models import Connection, PendingRecord, QuarantinedRecord, SyncRun,
 from podium.models.connections import RUN_TRIGGERS
 from podium.runtime import Podium
 from podium.schemas.canonical import CANONICAL_SCHEMAS, ENTITY_MODELS, REFERENCES, UPSERT_KEYS
+from podium.stored_records import StoredRecords
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,14 @@ LOCK_WAIT_SECONDS = 1800.0
 
 KEY_LENGTH = 200
 """Longest record key stored in quarantine and pending rows (their column width)."""
+
+RECONCILE_RUN_SUFFIX = ":reconcile"
+"""``sync_runs.entity`` of a reconciliation is the entity with this suffix: the scheduler
+reads when each entity was last scanned and last reconciled from the same table, and a
+nightly reconciliation must not count as a scan (nor a scan as a reconciliation)."""
+
+LEASE_RENEW_IDS = 20_000
+"""While listing ids, the lease is renewed after every this many (a few vendor pages)."""
 
 
 @dataclass
@@ -119,6 +133,7 @@ def source_context(podium: Podium, connection: Connection) -> SourceContext:
         retry=RetryPolicy.from_settings(podium.config.extra),
         redactor=Redactor(str(config[name]) for name in secret_fields if config.get(name) not in (None, "")),
         page_size=podium.config.sync_batch_size,
+        stored_records=StoredRecords(podium.db, connection.tenant_id, connection.id),
     )
 
 
@@ -365,19 +380,69 @@ def _delete(session: Session, connection_id: int, entity: str, external_ids: Seq
 # --- runs -----------------------------------------------------------------------------
 
 
+class _Connector:
+    """A connection's connector and its :class:`SourceContext`, opened on first use.
+
+    A run opens its own; :func:`sync_connection` shares one between its entity runs and
+    closes it (its HTTP clients) when the last entity is done.
+    """
+
+    def __init__(self, podium: Podium, connection: Connection) -> None:
+        self.podium = podium
+        self.connection = connection
+        self.context = source_context(podium, connection)
+        self._source: DataSource | None = None
+
+    def source(self, entity: str) -> DataSource:
+        """The connector, checked to supply ``entity``; a FatalError says why not."""
+        label = connection_label(self.connection)
+        if self._source is None:
+            try:
+                source_class(self.podium, self.connection.vendor)
+            except KeyError as exc:
+                raise FatalError(f"{label}: its connector is not available: {exc.args[0]}") from None
+            self._source = open_source(self.podium, self.connection, self.context)
+        if entity not in self._source.capabilities:
+            raise FatalError(
+                f"{label}: the {self.connection.vendor} connector does not supply {entity!r} "
+                f"(it supplies {', '.join(self._source.capabilities) or 'nothing'})"
+            )
+        return self._source
+
+    def close(self) -> None:
+        self.context.close()
+
+
 class _Run:
-    """One run of one entity: its lease, its ``SyncRun`` row, its source and its counters."""
+    """One run of one entity: its lease, its ``SyncRun`` row, its source and its counters.
+
+    ``connector`` is shared when given (and then not closed here). ``run_entity`` is what
+    the ``SyncRun`` row calls the run (a reconciliation's differs, see
+    :data:`RECONCILE_RUN_SUFFIX`); only scans and fetches record errors on the entity's
+    ``SyncState``, whose status is the scan's.
+    """
 
     def __init__(
-        self, podium: Podium, connection: Connection, entity: str, trigger: str, lease: LeaseLock
+        self,
+        podium: Podium,
+        connection: Connection,
+        entity: str,
+        trigger: str,
+        lease: LeaseLock,
+        connector: _Connector | None = None,
+        *,
+        run_entity: str | None = None,
     ) -> None:
         self.podium = podium
         self.connection = connection
         self.tenant_id = connection.tenant_id
         self.entity = entity
+        self.run_entity = run_entity or entity
         self.lease = lease
         self.label = connection_label(connection)
-        self.context = source_context(podium, connection)
+        self.owns_connector = connector is None
+        self.connector = connector or _Connector(podium, connection)
+        self.context = self.connector.context
         self.result = SyncResult(connection_id=connection.id, entity=entity, trigger=trigger)
         self.result.run_id = self._start()
 
@@ -400,29 +465,16 @@ class _Run:
                 update(SyncRun)
                 .where(
                     SyncRun.connection_id == self.connection.id,
-                    SyncRun.entity == self.entity,
+                    SyncRun.entity.in_((self.entity, self.entity + RECONCILE_RUN_SUFFIX)),
                     SyncRun.status == "running",
                 )
                 .values(status="failed", finished_at=utcnow(), error="interrupted: the process stopped mid-run")
                 .execution_options(synchronize_session=False)
             )
-            run = SyncRun(connection_id=self.connection.id, entity=self.entity, trigger=self.result.trigger)
+            run = SyncRun(connection_id=self.connection.id, entity=self.run_entity, trigger=self.result.trigger)
             session.add(run)
             session.flush()
             return run.id
-
-    def open_source(self) -> DataSource:
-        try:
-            source_class(self.podium, self.connection.vendor)
-        except KeyError as exc:
-            raise FatalError(f"{self.label}: its connector is not available: {exc.args[0]}") from None
-        source = open_source(self.podium, self.connection, self.context)
-        if self.entity not in source.capabilities:
-            raise FatalError(
-                f"{self.label}: the {self.connection.vendor} connector does not supply {self.entity!r} "
-                f"(it supplies {', '.join(source.capabilities) or 'nothing'})"
-            )
-        return source
 
     def state(self, session: Session) -> SyncState:
         state = session.scalars(
@@ -482,7 +534,7 @@ class _Run:
                 )
                 .execution_options(synchronize_session=False)
             )
-            if error is not None:
+            if error is not None and self.run_entity == self.entity:
                 state = self.state(session)
                 state.status = status
                 state.last_error = self.result.error
@@ -493,7 +545,7 @@ class _Run:
         Unexpected exceptions are recorded and re-raised: they are bugs and must be loud.
         """
         try:
-            source = self.open_source()
+            source = self.connector.source(self.entity)
             work(source)
         except (FatalError, ValidationError) as exc:
             self.finish("stopped", exc)
@@ -505,7 +557,8 @@ class _Run:
         else:
             self.finish("succeeded")
         finally:
-            self.context.close()
+            if self.owns_connector:
+                self.connector.close()
         return self.result
 
 
@@ -665,9 +718,22 @@ def sync_entity(
     """
     _check_trigger(trigger)
     connection = _connection(podium, tenant_id, connection_id)
-    lease = LeaseLock(podium.db, tenant_id, connection_id, entity)
+    return _sync_entity(podium, connection, entity, None, full=full, trigger=trigger, progress=progress)
+
+
+def _sync_entity(
+    podium: Podium,
+    connection: Connection,
+    entity: str,
+    connector: _Connector | None,
+    *,
+    full: bool,
+    trigger: str,
+    progress: bool,
+) -> SyncResult:
+    lease = LeaseLock(podium.db, connection.tenant_id, connection.id, entity)
     with lease.hold(wait=True, timeout=LOCK_WAIT_SECONDS):
-        run = _Run(podium, connection, entity, trigger, lease)
+        run = _Run(podium, connection, entity, trigger, lease, connector)
         result = run.guarded(_Scan(run, full=full, progress=progress))
         _retry_pending(run, entity, lease)
     _release_dependants(run)
@@ -726,10 +792,75 @@ def sync_connection(
 ) -> list[SyncResult]:
     """Sync every entity the connector supplies, in its capability order (references first).
 
-    An entity that fails or stops does not prevent the next one from syncing.
+    One connector instance serves every entity (see the module doc). An entity that fails
+    or stops does not prevent the next one from syncing.
     """
+    _check_trigger(trigger)
     connection = _connection(podium, tenant_id, connection_id)
-    return [
-        sync_entity(podium, tenant_id, connection_id, entity, full=full, trigger=trigger, progress=progress)
-        for entity in source_class(podium, connection.vendor).entities()
-    ]
+    connector = _Connector(podium, connection)
+    try:
+        return [
+            _sync_entity(podium, connection, entity, connector, full=full, trigger=trigger, progress=progress)
+            for entity in source_class(podium, connection.vendor).entities()
+        ]
+    finally:
+        connector.close()
+
+
+def reconcilable_entities(source: type[DataSource]) -> list[str]:
+    """The entities of a connector that :func:`reconcile_ids` can reconcile: those whose
+    records have vendor ids, when the connector implements ``list_ids``."""
+    if source.list_ids is DataSource.list_ids:
+        return []
+    return [entity for entity in source.entities() if "external_id" in ENTITY_MODELS[entity].__table__.c]
+
+
+def reconcile_ids(
+    podium: Podium, tenant_id: int, connection_id: int, entity: str, *, trigger: str = "scheduler"
+) -> SyncResult:
+    """Delete the stored records of ``entity`` that the vendor no longer has.
+
+    A window scan only sees records that still exist, so deletions in the vendor would
+    stay in Podium forever; webhooks announce some, this finds the rest. Under the
+    entity's lease (no scan or fetch lands records meanwhile), every id the vendor has is
+    listed first (``source.list_ids``) — a vendor error while listing ends the run
+    failed/stopped with nothing deleted — then this connection's rows whose ids were not
+    listed are deleted in one transaction and plugins are told which ones went. An empty
+    listing against stored records is refused rather than taken as "everything is gone".
+    Recorded as a ``SyncRun`` (``fetched`` = ids listed, ``deleted``) named
+    ``<entity>:reconcile``.
+    """
+    _check_trigger(trigger)
+    model = ENTITY_MODELS[entity]
+    if "external_id" not in model.__table__.c:
+        raise ValueError(f"{entity!r} records have no external id to reconcile")
+    connection = _connection(podium, tenant_id, connection_id)
+    lease = LeaseLock(podium.db, tenant_id, connection_id, entity)
+    with lease.hold(wait=True, timeout=LOCK_WAIT_SECONDS):
+        run = _Run(podium, connection, entity, trigger, lease, run_entity=entity + RECONCILE_RUN_SUFFIX)
+
+        def work(source: DataSource) -> None:
+            listed: set[str] = set()
+            for external_id in source.list_ids(entity):
+                listed.add(str(external_id))
+                if len(listed) % LEASE_RENEW_IDS == 0:
+                    lease.renew()
+            run.result.fetched = len(listed)
+            with run.session() as session:
+                stored = set(
+                    session.scalars(select(model.external_id).where(model.connection_id == connection.id))
+                )
+                if stored and not listed:
+                    raise FatalError(
+                        f"{run.label}: the vendor listed no {entity} records at all while Podium holds "
+                        f"{len(stored)}; nothing was deleted (a permission or API change is more likely than "
+                        "every record being gone)"
+                    )
+                gone = sorted(stored - listed)
+                _delete(session, connection.id, entity, gone)
+            run.result.deleted = len(gone)
+            run.changed(gone)
+            if gone:
+                log.info("%s: %d %s record(s) deleted in the vendor are gone from Podium", run.label, len(gone), entity)
+
+        return run.guarded(work)

@@ -24,12 +24,12 @@ def to_minor(amount: Any, currency: str = "USD") -> int | None:
 
     Goes through the amount's text form, so a float such as ``0.1 + 0.2`` rounds the way
     the vendor displayed it, not the way binary floating point stores it. ``None`` stays
-    ``None``; text that is not a number raises ValueError naming it.
+    ``None``; text that is not a number raises ValueError naming it (a bool, TypeError).
     """
     if amount is None:
         return None
     if isinstance(amount, bool):
-        raise ValueError(f"not an amount: {amount!r}")
+        raise TypeError(f"not an amount: {amount!r}")
     try:
         value = Decimal(str(amount))
     except InvalidOperation:
@@ -45,10 +45,10 @@ def utc(text: str | None) -> dt.datetime | None:
     """
     if text is None:
         return None
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    value = dt.datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError(f"time {text!r} has no offset or 'Z'")
-    return value.astimezone(dt.timezone.utc)
+    return value.astimezone(dt.UTC)
 
 
 def day(text: str | None) -> dt.date | None:
@@ -65,4 +65,4 @@ def day(text: str | None) -> dt.date | None:
 
 def iso_z(value: dt.datetime) -> str:
     """An aware datetime as ``YYYY-MM-DDTHH:MM:SSZ`` in UTC (seconds precision, floored)."""
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,7 +17,21 @@ from podium.models.connections import (
 )
 from podium.models.endpoints import Endpoint, EndpointStatus
 from podium.models.jobs import DbJob
+from podium.models.metrics import (
+    MetricBusinessSpan,
+    MetricDay,
+    MetricDefinition,
+    MetricExclusionWindow,
+    MetricOverride,
+    MetricRecordSpan,
+    MetricScope,
+    MetricTimeGrid,
+    MetricTracked,
+    MetricValue,
+    MetricValueRecord,
+)
 from podium.models.money import Agreement, Budget, Invoice, Payment
+from podium.models.onetime import OneUseTicket
 from podium.models.org import (
     Availability,
     Calendar,
@@ -32,12 +46,26 @@ from podium.models.org import (
     Team,
     TeamMembership,
 )
+from podium.models.payouts import (
+    Acknowledgment,
+    Adjustment,
+    Appeal,
+    ClosedPeriodImmutable,
+    PayoutPeriod,
+    PayoutSnapshot,
+    Plan,
+    PlanVersion,
+    SnapshotLine,
+)
 from podium.models.tenancy import ApiToken, Tenant, User
 from podium.models.work import Project, Survey, Ticket, TicketEvent, TimeEntry
 
 __all__ = [
+    "Acknowledgment",
+    "Adjustment",
     "Agreement",
     "ApiToken",
+    "Appeal",
     "AuditEvent",
     "AuditEventImmutable",
     "Availability",
@@ -47,6 +75,7 @@ __all__ = [
     "Client",
     "ClientLink",
     "ClientResponsibility",
+    "ClosedPeriodImmutable",
     "Connection",
     "DbJob",
     "Endpoint",
@@ -56,13 +85,30 @@ __all__ = [
     "Identity",
     "Invoice",
     "Mapping",
+    "MetricBusinessSpan",
+    "MetricDay",
+    "MetricDefinition",
+    "MetricExclusionWindow",
+    "MetricOverride",
+    "MetricRecordSpan",
+    "MetricScope",
+    "MetricTimeGrid",
+    "MetricTracked",
+    "MetricValue",
+    "MetricValueRecord",
+    "OneUseTicket",
     "Payment",
+    "PayoutPeriod",
+    "PayoutSnapshot",
     "PendingRecord",
     "Person",
     "PersonFact",
+    "Plan",
+    "PlanVersion",
     "Project",
     "QuarantinedRecord",
     "RequestBudget",
+    "SnapshotLine",
     "Survey",
     "SyncLock",
     "SyncRun",

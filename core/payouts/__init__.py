@@ -1,5 +1,17 @@
-"""Payouts: the contract payout-rule plugins implement, and (later) the engine."""
+"""Payouts: plan files, the rule contract and built-in rule types, the payout engine,
+pay periods that lock, statements, appeals and the payroll export (see docs/plans.md).
 
-from podium.payouts.base import PayoutLine, PayoutRule
+Only the rule contract is imported here: the plugin manager imports this package while
+it starts, before the engine's dependencies (the metric engine, the runtime) can be.
+"""
 
-__all__ = ["PayoutLine", "PayoutRule"]
+from podium.payouts.base import (
+    LINE_KINDS,
+    Participant,
+    PayoutLine,
+    PayoutRule,
+    RuleContext,
+    TeamSpan,
+)
+
+__all__ = ["LINE_KINDS", "Participant", "PayoutLine", "PayoutRule", "RuleContext", "TeamSpan"]

@@ -1,5 +1,5 @@
-"""Podium's ConnectWise Manage plugin: the simulator (``podium simulate connectwise``) and
-``podium demo``, which runs Podium against it.
+"""Podium's ConnectWise Manage plugin: the simulator (``podium simulate connectwise``),
+``podium demo``, which runs Podium against it, and ``podium connections register-callbacks``.
 
 Registered like any third-party plugin, through the ``podium`` entry point group.
 """
@@ -13,7 +13,9 @@ from podium import hookimpl
 
 @hookimpl
 def podium_register_commands(cli: click.Group) -> None:
-    """Add ``connectwise`` to ``podium simulate`` (creating the group if Podium has none) and ``demo``."""
+    """Add ``connectwise`` to ``podium simulate`` (creating the group if Podium has none), ``demo``,
+    and ``register-callbacks`` to ``podium connections``."""
+    from podium_connectwise.callbacks import register_callbacks_command
     from podium_connectwise.demo import demo  # Flask and SQLAlchemy only when commands are built
     from podium_connectwise.simulator.cli import connectwise
 
@@ -23,3 +25,6 @@ def podium_register_commands(cli: click.Group) -> None:
         cli.add_command(group)
     group.add_command(connectwise)
     cli.add_command(demo)
+    connections = cli.commands.get("connections")
+    if isinstance(connections, click.Group):
+        connections.add_command(register_callbacks_command)

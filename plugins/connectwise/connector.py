@@ -17,8 +17,12 @@ What it asks ConnectWise, and how (facts §1.1–§1.10):
   page navigably (``page``/``pageSize``, following ``Link: rel="next"``).
 * **History.** Ticket events, and who resolved a ticket (for ``resolved_by`` and survey
   attribution), come from each ticket's audit trail — one request per ticket, capped per
-  sync by ``audit_requests_per_sync`` — or, past the cap, from snapshot differences when
-  the engine offers the stored tickets (``context.stored_records``).
+  entity sync by ``audit_requests_per_sync`` — or, past the cap, from snapshot differences
+  against the stored tickets the engine offers (``context.stored_records``). A trail is
+  fetched once per version of a ticket (its ``lastUpdated``) for as long as this instance
+  lives — the engine syncs a whole connection with one instance, so the ticket scan's
+  trails serve the ticket-event scan and survey attribution — and a page's trails are
+  fetched a few at a time, each request still taking its permit from the request budget.
 
 Canonical fields ConnectWise cannot supply are left empty and listed in
 ``docs/connectwise.md`` (SLA due times, revenue categories, project billable amounts).
@@ -29,10 +33,12 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from podium.datasource import DataSource, Page, Window
@@ -47,13 +53,18 @@ log = logging.getLogger(__name__)
 
 API_ROOT = "apis/3.0/"
 MAX_PAGE_SIZE = 1000
-SETUP_PAGE_SIZE = 1000
 FORWARD_ONLY = {"pagination-type": "forward-only"}
 TICKET_STREAMS = ("service/tickets", "project/tickets")
 PROJECT_STREAM = "project/tickets"
 AUDIT_TYPES = {"service/tickets": "Ticket", "project/tickets": "ProjectTicket"}
 """``system/audittrail?type=`` per ticket kind ("ProjectTicket" is [UNCONFIRMED] for real ConnectWise)."""
 EVENT_TICKET_FIELDS = "id,board,status,team,owner,closedFlag,dateResolved,_info"
+AUDIT_FETCH_THREADS = 4
+"""Audit trails of one page fetched at once: each is a small request, so a first sync mostly
+waits on round trips; four keeps a vendor's per-caller concurrency well within reason."""
+TRAIL_MEMORY = 100_000
+"""Most parsed audit trails one connector instance keeps (~0.7 KB each) for reuse by the next
+entity; past it, trails are still fetched, just not kept."""
 STREAMS: dict[str, tuple[str, ...]] = {
     "identity": ("system/members",),
     "client": ("company/companies",),
@@ -66,6 +77,8 @@ STREAMS: dict[str, tuple[str, ...]] = {
     "payment": ("finance/invoices",),
 }
 """The list endpoints each entity is read from, in order (surveys: one stream per survey)."""
+TrailKey = tuple[str, int, str | None]
+"""A ticket version: (stream, ticket id, ``lastUpdated``)."""
 UI_RECORDS = {
     "ticket": "services/system_io/Service/fv_sr100_request.rails?service_recid={id}&companyName={company}",
     "client": "services/system_io/router/openrecord.rails?locale=en_US&companyName={company}"
@@ -88,6 +101,17 @@ class ConnectWiseApi:
         self.site = config["site"]
         self.calls = 0
         self._codebase: str | None = config.get("codebase")
+        self._calls_lock = threading.Lock()
+
+    def count_call(self) -> None:
+        """One more request (pages report what they cost); audit trails are fetched from threads."""
+        with self._calls_lock:
+            self.calls += 1
+
+    @property
+    def page_size(self) -> int:
+        """The engine's batch size, within ConnectWise's 1..1000."""
+        return max(1, min(MAX_PAGE_SIZE, int(self.context.page_size)))
 
     @property
     def headers(self) -> dict[str, str]:
@@ -98,16 +122,29 @@ class ConnectWiseApi:
         return f"{self.config['company_id']}+{self.config['public_key']}", self.config["private_key"]
 
     @cached_property
-    def site_client(self) -> RestClient:
-        """The site root, for codebase discovery (no credentials sent)."""
-        return self.context.rest_client(self.site, headers=self.headers, allow_http=self.config["allow_http"])
+    def navigable(self) -> RestClient:
+        """The site's client (paths below carry the codebase), paging by page number."""
+        return self.context.rest_client(
+            self.site, auth=self.auth, headers=self.headers, allow_http=self.config["allow_http"]
+        )
+
+    @cached_property
+    def forward(self) -> RestClient:
+        """The same, sending ``pagination-type: forward-only``."""
+        return self.context.rest_client(
+            self.site, auth=self.auth, headers=self.headers | FORWARD_ONLY, allow_http=self.config["allow_http"]
+        )
 
     def company_info(self) -> dict[str, Any]:
-        """``/login/companyinfo/{companyId}``; a FatalError says the company id is unknown there."""
+        """``/login/companyinfo/{companyId}``; a FatalError says the company id is unknown there.
+
+        The endpoint needs no credentials; it is asked through the site's one client all the
+        same (the same host the API calls go to), which saves a connection per sync.
+        """
         company = self.config["company_id"]
         path = f"/login/companyinfo/{quote(company, safe='')}"
-        self.calls += 1
-        body = self.site_client.get_json(path, missing_ok=True)
+        self.count_call()
+        body = self.navigable.get_json(path, missing_ok=True)
         if not isinstance(body, dict) or not body.get("Codebase"):
             raise FatalError(
                 f"{self.context.label}: {self.site} does not know the company id {company!r} "
@@ -121,37 +158,31 @@ class ConnectWiseApi:
             self._codebase = str(self.company_info()["Codebase"]).strip("/") + "/"
         return self._codebase
 
-    @property
-    def base_url(self) -> str:
-        return f"{self.site}/{self.codebase}{API_ROOT}"
-
-    @cached_property
-    def navigable(self) -> RestClient:
-        return self.context.rest_client(
-            self.base_url, auth=self.auth, headers=self.headers, allow_http=self.config["allow_http"]
-        )
-
-    @cached_property
-    def forward(self) -> RestClient:
-        return self.context.rest_client(
-            self.base_url, auth=self.auth, headers=self.headers | FORWARD_ONLY, allow_http=self.config["allow_http"]
-        )
+    def url(self, path: str) -> str:
+        """``path`` under ``/{codebase}apis/3.0/`` (absolute URLs, e.g. ``Link`` targets, pass through)."""
+        return path if "://" in path else f"/{self.codebase}{API_ROOT}{path}"
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """One record (None when ConnectWise answers 404: it no longer exists)."""
-        self.calls += 1
-        return self.navigable.get_json(path, params, missing_ok=True)
+        self.count_call()
+        return self.navigable.get_json(self.url(path), params, missing_ok=True)
+
+    def probe(self) -> None:
+        """One authenticated one-row request: proves the keys, the client id and the role."""
+        self.count_call()
+        self.navigable.get_json(self.url("system/members"), {"pageSize": 1, "fields": "id,identifier"})
 
     def keyset(
         self,
         path: str,
         *,
-        page_size: int,
+        page_size: int | None = None,
         conditions: str | None = None,
         fields: str | None = None,
         after_id: int | None = None,
     ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
         """Forward-only pages of ``path`` after ``after_id``: (rows, last id, or None on the last page)."""
+        page_size = page_size or self.page_size
         params: dict[str, Any] = {"pageSize": page_size}
         if conditions:
             params["conditions"] = conditions
@@ -160,8 +191,8 @@ class ConnectWiseApi:
         while True:
             if after_id is not None:
                 params["pageId"] = after_id
-            self.calls += 1
-            rows = self.forward.get_json(path, params)
+            self.count_call()
+            rows = self.forward.get_json(self.url(path), params)
             if not isinstance(rows, list):
                 raise FatalError(f"{self.context.label}: GET {path} did not answer a list")
             more = len(rows) == page_size
@@ -177,12 +208,12 @@ class ConnectWiseApi:
 
         Ordered by ``order_by`` (the audit trail has no ids and keeps its own order: pass None).
         """
-        url: str | None = path
-        query: dict[str, Any] | None = {"pageSize": SETUP_PAGE_SIZE, **(params or {})}
+        url: str | None = self.url(path)
+        query: dict[str, Any] | None = {"pageSize": self.page_size, **(params or {})}
         if order_by:
             query["orderBy"] = order_by
         while url is not None:
-            self.calls += 1
+            self.count_call()
             response = self.navigable.request("GET", url, params=query)
             rows = self.navigable.json_of(response)
             if not isinstance(rows, list):
@@ -192,10 +223,10 @@ class ConnectWiseApi:
 
     def server_time(self) -> dt.datetime | None:
         """ConnectWise's clock, from the ``Date`` header of a one-row request."""
-        self.calls += 1
-        response = self.navigable.request("GET", "system/members", params={"pageSize": 1, "fields": "id"})
+        self.count_call()
+        response = self.navigable.request("GET", self.url("system/members"), params={"pageSize": 1, "fields": "id"})
         header = response.headers.get("Date")
-        return email.utils.parsedate_to_datetime(header).astimezone(dt.timezone.utc) if header else None
+        return email.utils.parsedate_to_datetime(header).astimezone(dt.UTC) if header else None
 
 
 @dataclass(frozen=True)
@@ -214,7 +245,7 @@ class ConnectWiseManage(DataSource):
     key = "connectwise"
     label = "ConnectWise Manage (PSA)"
     config_schema = ConnectWiseConfigSchema
-    capabilities = {
+    capabilities: ClassVar[Mapping[str, frozenset[str]]] = {
         "identity": frozenset({"vendor_key", "email", "display_name", "is_person", "raw"}),
         "client": frozenset({"name", "is_internal", "active"}),
         "project": frozenset({"name", "client_external_id", "manager_external_id", "status", "estimated_end",
@@ -247,18 +278,15 @@ class ConnectWiseManage(DataSource):
     def __init__(self, config: Mapping[str, Any], context: SourceContext | None = None) -> None:
         super().__init__(config, context)
         if self.context is None:
-            # The API's "test connection" opens a connector without a sync context.
+            # The API's "test connection" opens a connector without a sync context; an admin
+            # is waiting for the answer, so a dead site is reported after one retry.
             self.context = SourceContext(
-                label="ConnectWise connection", budget=None, retry=RetryPolicy(),
+                label="ConnectWise connection", budget=None, retry=RetryPolicy(max_attempts=2, max_wait=10.0),
                 redactor=Redactor([self.config["private_key"]]), page_size=200,
             )
         self.api = ConnectWiseApi(self.config, self.context)
         self._audit_left: int | None = self.config.get("audit_requests_per_sync")
-        self._trails: dict[str, list[history.AuditChange] | None] = {}
-
-    @property
-    def page_size(self) -> int:
-        return max(1, min(MAX_PAGE_SIZE, int(self.context.page_size)))
+        self._trails: dict[TrailKey, list[history.AuditChange]] = {}
 
     # -- connection test -----------------------------------------------------------------
 
@@ -279,7 +307,7 @@ class ConnectWiseManage(DataSource):
                 raise ConnectionTestError(str(exc)) from None
             raise ConnectionTestError(f"{site} did not answer codebase discovery: {exc}") from None
         try:
-            self.api.navigable.get_json("system/members", {"pageSize": 1, "fields": "id,identifier"})
+            self.api.probe()
         except RetriableError as exc:
             raise ConnectionTestError(f"cannot reach the ConnectWise API at {site}: {exc}") from None
         except FatalError as exc:
@@ -311,6 +339,7 @@ class ConnectWiseManage(DataSource):
     # -- fetching --------------------------------------------------------------------------
 
     def fetch(self, entity: str, window: Window, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        self._audit_left = self.config.get("audit_requests_per_sync")  # the cap is per entity sync
         translate = self._translator(entity)
         conditions = window_conditions(window, incremental=entity in self.incremental)
         streams = self._streams(entity)
@@ -320,7 +349,7 @@ class ConnectWiseManage(DataSource):
             after = cursor.get("after_id") if cursor and index == first else None
             calls = self.api.calls
             for rows, last in self.api.keyset(
-                path, page_size=self.page_size, conditions=conditions, fields=self._fields(entity), after_id=after
+                path, conditions=conditions, fields=self._fields(entity), after_id=after
             ):
                 records = translate(path, rows)
                 if last is not None:
@@ -366,17 +395,18 @@ class ConnectWiseManage(DataSource):
 
     def _tickets(self, path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         project = path == PROJECT_STREAM
+        trails = self._trails_of(path, [row for row in rows if row.get("dateResolved")])
         return [
-            mapping.ticket(row, self._ticket_context, project=project, resolved_by=self._resolver(path, row))
+            mapping.ticket(row, self._ticket_context, project=project,
+                           resolved_by=self._resolver(path, row, trails.get(self._trail_key(path, row))))
             for row in rows
         ]
 
-    def _resolver(self, path: str, row: Mapping[str, Any]) -> str | None:
+    def _resolver(self, path: str, row: Mapping[str, Any], trail: list[history.AuditChange] | None) -> str | None:
         """Who resolved a resolved or closed ticket: its audit trail says; past the audit cap,
         ``closedBy`` when that member is a technician."""
         if not row.get("dateResolved"):
             return None
-        trail = self._trail(path, row["id"])
         if trail is None:
             return self._members.technician(row.get("closedBy"))
         return history.replay(row, trail, self._history_rules, project=path == PROJECT_STREAM).resolver
@@ -385,13 +415,14 @@ class ConnectWiseManage(DataSource):
         project = path == PROJECT_STREAM
         events: list[dict[str, Any]] = []
         pending: list[dict[str, Any]] = []
+        trails = self._trails_of(path, rows)
         for row in rows:
-            trail = self._trail(path, row["id"])
+            trail = trails[self._trail_key(path, row)]
             if trail is None:
                 pending.append(row)
             else:
                 events += history.replay(row, trail, self._history_rules, project=project).events
-        stored_records = getattr(self.context, "stored_records", None)
+        stored_records = self.context.stored_records
         if pending and stored_records is None:
             log.warning("%s: %d changed ticket(s) get no events: past the audit-trail cap and no stored tickets "
                         "to compare with", self.context.label, len(pending))
@@ -404,17 +435,36 @@ class ConnectWiseManage(DataSource):
                 )
         return events
 
-    def _trail(self, path: str, ticket_id: int) -> list[history.AuditChange] | None:
-        """A ticket's parsed audit trail, or None once this run's audit cap is spent."""
-        key = f"{path}/{ticket_id}"
-        if key not in self._trails:
-            if self._audit_left is not None and self._audit_left <= 0:
-                return None
-            if self._audit_left is not None:
-                self._audit_left -= 1
-            entries = self.api.every("system/audittrail", {"type": AUDIT_TYPES[path], "id": ticket_id}, order_by=None)
-            self._trails[key] = history.parse_trail(entries)
-        return self._trails[key]
+    @staticmethod
+    def _trail_key(path: str, ticket: Mapping[str, Any]) -> TrailKey:
+        """A trail belongs to one version of a ticket: every change moves its ``lastUpdated``."""
+        return path, ticket["id"], mapping.info(ticket, "lastUpdated")
+
+    def _trails_of(
+        self, path: str, tickets: Iterable[Mapping[str, Any]]
+    ) -> dict[TrailKey, list[history.AuditChange] | None]:
+        """The parsed audit trails of ``tickets`` by :meth:`_trail_key`: those this instance
+        already has, the rest fetched :data:`AUDIT_FETCH_THREADS` at a time while this entity
+        sync's audit cap allows (None past it)."""
+        found = {key: self._trails.get(key) for key in (self._trail_key(path, t) for t in tickets)}
+        missing = [key for key, trail in found.items() if trail is None]
+        allowed = missing if self._audit_left is None else missing[: max(0, self._audit_left)]
+        if self._audit_left is not None:
+            self._audit_left -= len(allowed)
+        if len(allowed) > 1:
+            with ThreadPoolExecutor(AUDIT_FETCH_THREADS, thread_name_prefix="cw-audit") as pool:
+                trails = list(pool.map(lambda key: self._fetch_trail(path, key[1]), allowed))
+        else:
+            trails = [self._fetch_trail(path, key[1]) for key in allowed]
+        for key, trail in zip(allowed, trails, strict=True):
+            found[key] = trail
+            if len(self._trails) < TRAIL_MEMORY:
+                self._trails[key] = trail
+        return found
+
+    def _fetch_trail(self, path: str, ticket_id: int) -> list[history.AuditChange]:
+        entries = self.api.every("system/audittrail", {"type": AUDIT_TYPES[path], "id": ticket_id}, order_by=None)
+        return history.parse_trail(entries)
 
     # -- surveys ------------------------------------------------------------------------------
 
@@ -427,14 +477,20 @@ class ConnectWiseManage(DataSource):
                 "results have no scale"
             )
         tickets = self._tickets_by_id({str(row["ticketId"]) for row in rows if row.get("ticketId")})
+        trails: dict[TrailKey, list[history.AuditChange] | None] = {}
+        if self.config["survey_attribution"] == "resolver":
+            for stream in TICKET_STREAMS:
+                trails |= self._trails_of(stream, [ticket for where, ticket in tickets.values() if where == stream])
         return [
-            mapping.survey(row, scale, self._attribute(tickets.get(str(row.get("ticketId")))),
+            mapping.survey(row, scale, self._attribute(tickets.get(str(row.get("ticketId"))), trails),
                            self.config["survey_positive_share"])
             for row in rows
         ]
 
-    def _attribute(self, found: tuple[str, dict[str, Any]] | None) -> str | None:
-        """The identity a survey counts for, by the configured rule."""
+    def _attribute(
+        self, found: tuple[str, dict[str, Any]] | None, trails: Mapping[TrailKey, list[history.AuditChange] | None]
+    ) -> str | None:
+        """The identity a survey counts for, by the configured rule (``trails``: its ticket's, for ``resolver``)."""
         if found is None:
             return None
         path, ticket = found
@@ -442,7 +498,7 @@ class ConnectWiseManage(DataSource):
         if rule == "owner":
             return mapping.ref_id(ticket.get("owner"))
         if rule == "resolver":
-            trail = self._trail(path, ticket["id"])
+            trail = trails.get(self._trail_key(path, ticket))
             if trail is not None:
                 return history.replay(ticket, trail, self._history_rules, project=path == PROJECT_STREAM).resolver
         return self._members.technician(ticket.get("closedBy"))
@@ -587,7 +643,7 @@ class ConnectWiseManage(DataSource):
         if pattern is None or not external_id.isdigit():
             return None
         parts = urlsplit(self.config["site"])
-        host = parts.netloc[4:] if parts.netloc.startswith("api-") else parts.netloc
+        host = parts.netloc.removeprefix("api-")
         company = quote(self.config["company_id"], safe="")
         return f"{parts.scheme}://{host}/{self.api.codebase}" + pattern.format(id=external_id, company=company)
 
@@ -604,7 +660,7 @@ class ConnectWiseManage(DataSource):
         calendars carry no zone: they are suggested in ``time_zone`` (the tenant's).
         """
         lookups = self._lookups
-        members = list(self.api.every("system/members", {"fields": "id,primaryEmail,officeEmail"}))
+        members = list(self.api.every("system/members", {"fields": "id,primaryEmail,officeEmail,calendar"}))
         emails = {str(m["id"]): m.get("primaryEmail") or m.get("officeEmail") for m in members}
         agreement_types = {mapping.ref_name(a.get("type")) for a in self.api.every("finance/agreements",
                                                                                    {"fields": "id,type"})}
@@ -626,7 +682,10 @@ class ConnectWiseManage(DataSource):
             "memberships": mapping.membership_rows(
                 lookups.teams, {k: v for k, v in emails.items() if v}, today or dt.date.today()
             ),
-            "calendars": [mapping.calendar_row(c, time_zone=time_zone) for c in calendars],
+            "calendars": mapping.calendar_rows(
+                calendars, self.api.every("service/SLAs", {"fields": "id,customCalendar"}), members,
+                time_zone=time_zone,
+            ),
             "holidays": holidays,
         }
 

@@ -27,7 +27,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from podium.ticket_history import DONE_CATEGORIES, Change, TicketState, transition_events
+from podium.ticket_history import (
+    DONE_CATEGORIES,
+    Change,
+    TicketState,
+    transition_events,
+)
 from podium.vendor_mapping import utc
 
 from .mapping import MemberBook, StatusBook, Tiers, info, ref_id, ref_name

@@ -222,9 +222,7 @@ def ticket(raw: Mapping[str, Any], context: TicketContext, *, project: bool,
     """A service or project ticket; ``resolved_by`` comes from its history (see history.py)."""
     board = ref_name(raw.get("board"))
     status = ref_name(raw.get("status")) or ""
-    category = context.statuses.category(board, status) or ("closed" if raw.get("closedFlag") else "open")
-    if raw.get("closedFlag"):
-        category = "closed"
+    category = "closed" if raw.get("closedFlag") else context.statuses.category(board, status) or "open"
     response_met, resolution_met = sla_met(raw, context.slas)
     return {
         "external_id": str(raw["id"]),
@@ -504,7 +502,9 @@ def team_rows(teams: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{"name": name, "description": text} for name, text in sorted(names.items())]
 
 
-def membership_rows(teams: Iterable[Mapping[str, Any]], emails: Mapping[str, str], since: dt.date) -> list[dict[str, Any]]:
+def membership_rows(
+    teams: Iterable[Mapping[str, Any]], emails: Mapping[str, str], since: dt.date
+) -> list[dict[str, Any]]:
     """``memberships`` rows from board teams' current members (ConnectWise keeps no history,
     so each starts at ``since``, the day the suggestion was made)."""
     seen: set[tuple[str, str]] = set()
@@ -523,13 +523,40 @@ DAY_KEYS = (("monday", "mon"), ("tuesday", "tue"), ("wednesday", "wed"), ("thurs
             ("saturday", "sat"), ("sunday", "sun"))
 
 
-def calendar_row(calendar: Mapping[str, Any], *, time_zone: str, kind: str = "tenant") -> dict[str, Any]:
-    """A ``calendars`` row: each day's ``startTime``-``endTime`` as ``HH:MM-HH:MM`` (blank = closed)."""
-    row: dict[str, Any] = {"name": calendar["name"], "kind": kind, "time_zone": time_zone, "person": None}
-    for long, short in DAY_KEYS:
-        start, end = calendar.get(f"{long}StartTime"), calendar.get(f"{long}EndTime")
-        row[short] = f"{start[:5]}-{end[:5]}" if start and end else None
-    return row
+def calendar_rows(
+    calendars: Iterable[Mapping[str, Any]],
+    slas: Iterable[Mapping[str, Any]],
+    members: Iterable[Mapping[str, Any]],
+    *,
+    time_zone: str,
+) -> list[dict[str, Any]]:
+    """``calendars`` rows: each day's ``startTime``-``endTime`` as ``HH:MM-HH:MM`` (blank = closed).
+
+    A calendar an SLA uses is an ``sla`` calendar; one that exactly one member works to,
+    while others work to another, is that ``person``'s; the rest are the tenant's.
+    """
+    sla_calendars = {ref_id(sla.get("customCalendar")) for sla in slas} - {None}
+    users: dict[str, list[Mapping[str, Any]]] = {}
+    for member in members:
+        calendar_id = ref_id(member.get("calendar"))
+        if calendar_id is not None:
+            users.setdefault(calendar_id, []).append(member)
+    rows = []
+    for calendar in calendars:
+        calendar_id = str(calendar["id"])
+        kind, person = "tenant", None
+        if calendar_id in sla_calendars:
+            kind = "sla"
+        elif len(users.get(calendar_id, [])) == 1 and len(users) > 1:
+            member = users[calendar_id][0]
+            person = member.get("primaryEmail") or member.get("officeEmail")
+            kind = "person" if person else "tenant"
+        row: dict[str, Any] = {"name": calendar["name"], "kind": kind, "time_zone": time_zone, "person": person}
+        for long, short in DAY_KEYS:
+            start, end = calendar.get(f"{long}StartTime"), calendar.get(f"{long}EndTime")
+            row[short] = f"{start[:5]}-{end[:5]}" if start and end else None
+        rows.append(row)
+    return rows
 
 
 def holiday_rows(calendar: str, holidays: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -20,7 +20,15 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
 CLOUD_API_HOSTS: dict[str, str] = {
     "na.myconnectwise.net": "api-na.myconnectwise.net",
@@ -76,7 +84,9 @@ class ConnectWiseConfigSchema(Schema):
     )
     company_id = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="the company id you log in with has no spaces or slashes"),
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9_.-]{1,64}$", error="the company id you log in with has no spaces or slashes"
+        ),
         metadata={"description": "The company id entered on ConnectWise's login screen"},
     )
     public_key = fields.String(

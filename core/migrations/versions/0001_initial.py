@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:25:32.736495
+Create Date: 2026-11-22 03:56:36.030508
 """
 
 from __future__ import annotations
@@ -96,6 +96,102 @@ def upgrade() -> None:
         batch_op.create_index('ix_db_jobs_status_run_after', ['status', 'run_after'], unique=False)
         batch_op.create_index(batch_op.f('ix_db_jobs_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('metric_business_spans',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('start_epoch', sa.BigInteger(), nullable=False),
+    sa.Column('seconds', sa.Integer(), nullable=False),
+    sa.Column('cumulative', sa.BigInteger(), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_business_spans_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_business_spans'))
+    )
+    with op.batch_alter_table('metric_business_spans', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_metric_business_spans_tenant_id'), ['tenant_id'], unique=False)
+        batch_op.create_index('ix_metric_business_spans_tenant_starts_at', ['tenant_id', 'starts_at'], unique=False)
+
+    op.create_table('metric_days',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('ordinal', sa.Integer(), nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('business_seconds', sa.Integer(), nullable=False),
+    sa.Column('capacity_fraction', sa.Float(), nullable=False),
+    sa.Column('month_days', sa.Integer(), nullable=False),
+    sa.Column('week_start', sa.Date(), nullable=False),
+    sa.Column('month_start', sa.Date(), nullable=False),
+    sa.Column('quarter_start', sa.Date(), nullable=False),
+    sa.Column('fiscal_year_start', sa.Date(), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_days_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_days')),
+    sa.UniqueConstraint('tenant_id', 'day', name=op.f('uq_metric_days_tenant_id_day'))
+    )
+    with op.batch_alter_table('metric_days', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_metric_days_tenant_id'), ['tenant_id'], unique=False)
+        batch_op.create_index('ix_metric_days_tenant_starts_at', ['tenant_id', 'starts_at'], unique=False)
+
+    op.create_table('metric_definitions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('metric_key', sa.String(length=100), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_definitions_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_definitions')),
+    sa.UniqueConstraint('tenant_id', 'metric_key', 'fingerprint', name=op.f('uq_metric_definitions_tenant_id_metric_key_fingerprint')),
+    sa.UniqueConstraint('tenant_id', 'metric_key', 'version', name=op.f('uq_metric_definitions_tenant_id_metric_key_version'))
+    )
+    with op.batch_alter_table('metric_definitions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_metric_definitions_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('metric_scopes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('excluded_boards', sa.JSON(), nullable=False),
+    sa.Column('excluded_board_kinds', sa.JSON(), nullable=False),
+    sa.Column('exclude_internal_clients', sa.Boolean(), nullable=False),
+    sa.Column('exclude_merged', sa.Boolean(), nullable=False),
+    sa.Column('exclude_child', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_scopes_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_scopes')),
+    sa.UniqueConstraint('tenant_id', name=op.f('uq_metric_scopes_tenant_id'))
+    )
+    with op.batch_alter_table('metric_scopes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_metric_scopes_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('metric_time_grids',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('covers_from', sa.Date(), nullable=False),
+    sa.Column('covers_to', sa.Date(), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_time_grids_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_time_grids')),
+    sa.UniqueConstraint('tenant_id', name=op.f('uq_metric_time_grids_tenant_id'))
+    )
+    with op.batch_alter_table('metric_time_grids', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_metric_time_grids_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('one_use_tickets',
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('purpose', sa.String(length=32), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_one_use_tickets_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('key_hash', name=op.f('pk_one_use_tickets'))
+    )
+    with op.batch_alter_table('one_use_tickets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_one_use_tickets_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_one_use_tickets_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('people',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('display_name', sa.String(length=200), nullable=False),
@@ -111,6 +207,19 @@ def upgrade() -> None:
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_people_email'), ['email'], unique=False)
         batch_op.create_index(batch_op.f('ix_people_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('plans',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('key', sa.String(length=100), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_plans_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plans')),
+    sa.UniqueConstraint('tenant_id', 'key', name=op.f('uq_plans_tenant_id_key'))
+    )
+    with op.batch_alter_table('plans', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_plans_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('teams',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -194,6 +303,97 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_mappings_tenant_id'), ['tenant_id'], unique=False)
         batch_op.create_index('uq_mappings_tenant_wide', ['tenant_id', 'kind', 'vendor_value'], unique=True, sqlite_where=sa.text('connection_id IS NULL'), postgresql_where=sa.text('connection_id IS NULL'))
 
+    op.create_table('metric_overrides',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('record_type', sa.String(length=32), nullable=False),
+    sa.Column('record_id', sa.BigInteger(), nullable=False),
+    sa.Column('metric_key', sa.String(length=100), nullable=True),
+    sa.Column('action', sa.String(length=16), nullable=False),
+    sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('author', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.CheckConstraint("action <> 'reattribute' OR person_id IS NOT NULL", name=op.f('ck_metric_overrides_reattribute_person')),
+    sa.CheckConstraint("action IN ('exclude', 'reattribute')", name=op.f('ck_metric_overrides_action_allowed')),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_metric_overrides_person_id_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_overrides_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_overrides'))
+    )
+    with op.batch_alter_table('metric_overrides', schema=None) as batch_op:
+        batch_op.create_index('ix_metric_overrides_record', ['tenant_id', 'record_type', 'record_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_metric_overrides_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('metric_record_spans',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('entity', sa.String(length=32), nullable=False),
+    sa.Column('connection_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('external_id', sa.String(length=64), nullable=False),
+    sa.Column('record_id', sa.BigInteger(), nullable=False),
+    sa.Column('ticket_id', sa.BigInteger(), nullable=True),
+    sa.Column('first_day', sa.Date(), nullable=True),
+    sa.Column('last_day', sa.Date(), nullable=True),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['connection_id'], ['connections.id'], name=op.f('fk_metric_record_spans_connection_id_connections'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_record_spans_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_record_spans')),
+    sa.UniqueConstraint('tenant_id', 'entity', 'connection_id', 'external_id', name=op.f('uq_metric_record_spans_tenant_id_entity_connection_id_external_id'))
+    )
+    with op.batch_alter_table('metric_record_spans', schema=None) as batch_op:
+        batch_op.create_index('ix_metric_record_spans_record', ['tenant_id', 'entity', 'record_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_metric_record_spans_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('metric_tracked',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('definition_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('grain', sa.String(length=16), nullable=False),
+    sa.Column('period_kind', sa.String(length=16), nullable=False),
+    sa.Column('since', sa.Date(), nullable=False),
+    sa.Column('used_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.CheckConstraint("grain IN ('person', 'team', 'role', 'client', 'company')", name=op.f('ck_metric_tracked_grain_allowed')),
+    sa.CheckConstraint("period_kind IN ('day', 'week', 'month', 'quarter', 'fiscal_year')", name=op.f('ck_metric_tracked_period_kind_allowed')),
+    sa.ForeignKeyConstraint(['definition_id'], ['metric_definitions.id'], name=op.f('fk_metric_tracked_definition_id_metric_definitions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_tracked_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_tracked')),
+    sa.UniqueConstraint('definition_id', 'grain', 'period_kind', 'used_by', name=op.f('uq_metric_tracked_definition_id_grain_period_kind_used_by'))
+    )
+    with op.batch_alter_table('metric_tracked', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_metric_tracked_definition_id'), ['definition_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_metric_tracked_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('metric_values',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('definition_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('metric_key', sa.String(length=100), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('grain', sa.String(length=16), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('period_kind', sa.String(length=16), nullable=False),
+    sa.Column('period_start', sa.Date(), nullable=False),
+    sa.Column('period_end', sa.Date(), nullable=False),
+    sa.Column('numerator', sa.Float(), nullable=False),
+    sa.Column('denominator', sa.Float(), nullable=False),
+    sa.Column('value', sa.Float(), nullable=True),
+    sa.Column('records', sa.Integer(), nullable=False),
+    sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('data_synced_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.CheckConstraint("grain IN ('person', 'team', 'role', 'client', 'company')", name=op.f('ck_metric_values_grain_allowed')),
+    sa.CheckConstraint("period_kind IN ('day', 'week', 'month', 'quarter', 'fiscal_year', 'custom')", name=op.f('ck_metric_values_period_kind_allowed')),
+    sa.ForeignKeyConstraint(['definition_id'], ['metric_definitions.id'], name=op.f('fk_metric_values_definition_id_metric_definitions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_values_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_values')),
+    sa.UniqueConstraint('definition_id', 'grain', 'subject', 'period_kind', 'period_start', 'period_end', name=op.f('uq_metric_values_definition_id_grain_subject_period_kind_period_start_period_end'))
+    )
+    with op.batch_alter_table('metric_values', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_metric_values_definition_id'), ['definition_id'], unique=False)
+        batch_op.create_index('ix_metric_values_lookup', ['tenant_id', 'metric_key', 'grain', 'period_start'], unique=False)
+        batch_op.create_index(batch_op.f('ix_metric_values_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('pending_records',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('connection_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -232,6 +432,29 @@ def upgrade() -> None:
     with op.batch_alter_table('person_facts', schema=None) as batch_op:
         batch_op.create_index('ix_person_facts_person_kind_valid_from', ['person_id', 'kind', 'valid_from'], unique=False)
         batch_op.create_index(batch_op.f('ix_person_facts_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('plan_versions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('plan_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('effective_from', sa.Date(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('period_kind', sa.String(length=16), nullable=False),
+    sa.Column('source_name', sa.String(length=300), nullable=False),
+    sa.Column('source_text', sa.Text(), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('applied_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('applied_by', sa.String(length=200), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_plan_versions_plan_id_plans'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_plan_versions_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_versions')),
+    sa.UniqueConstraint('plan_id', 'version', name=op.f('uq_plan_versions_plan_id_version'))
+    )
+    with op.batch_alter_table('plan_versions', schema=None) as batch_op:
+        batch_op.create_index('ix_plan_versions_plan_effective_from', ['plan_id', 'effective_from'], unique=False)
+        batch_op.create_index(batch_op.f('ix_plan_versions_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('quarantined_records',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -565,6 +788,84 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_invoices_tenant_id'), ['tenant_id'], unique=False)
         batch_op.create_index('ix_invoices_tenant_invoice_date', ['tenant_id', 'invoice_date'], unique=False)
 
+    op.create_table('metric_exclusion_windows',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('client_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('board', sa.String(length=200), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('author', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_metric_exclusion_windows_window_range')),
+    sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_metric_exclusion_windows_client_id_clients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_exclusion_windows_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_exclusion_windows'))
+    )
+    with op.batch_alter_table('metric_exclusion_windows', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_metric_exclusion_windows_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('metric_value_records',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('value_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('record_type', sa.String(length=32), nullable=False),
+    sa.Column('record_id', sa.BigInteger(), nullable=False),
+    sa.Column('anchored_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('numerator', sa.Float(), nullable=False),
+    sa.Column('denominator', sa.Float(), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_metric_value_records_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['value_id'], ['metric_values.id'], name=op.f('fk_metric_value_records_value_id_metric_values'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_value_records'))
+    )
+    with op.batch_alter_table('metric_value_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_metric_value_records_tenant_id'), ['tenant_id'], unique=False)
+        batch_op.create_index('ix_metric_value_records_value', ['value_id'], unique=False)
+
+    op.create_table('payout_periods',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('plan_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('label', sa.String(length=32), nullable=False),
+    sa.Column('starts_on', sa.Date(), nullable=False),
+    sa.Column('ends_on', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('plan_version_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('approved_by', sa.String(length=200), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_by', sa.String(length=200), nullable=True),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.CheckConstraint("status IN ('open', 'approved', 'closed')", name=op.f('ck_payout_periods_status_allowed')),
+    sa.CheckConstraint('ends_on > starts_on', name=op.f('ck_payout_periods_period_range')),
+    sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_payout_periods_plan_id_plans'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['plan_version_id'], ['plan_versions.id'], name=op.f('fk_payout_periods_plan_version_id_plan_versions'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_payout_periods_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_periods')),
+    sa.UniqueConstraint('plan_id', 'starts_on', name=op.f('uq_payout_periods_plan_id_starts_on'))
+    )
+    with op.batch_alter_table('payout_periods', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payout_periods_plan_id'), ['plan_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payout_periods_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('plan_acknowledgments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('plan_version_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('acknowledged_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by', sa.String(length=200), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_plan_acknowledgments_person_id_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['plan_version_id'], ['plan_versions.id'], name=op.f('fk_plan_acknowledgments_plan_version_id_plan_versions'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_plan_acknowledgments_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_acknowledgments')),
+    sa.UniqueConstraint('plan_version_id', 'person_id', name=op.f('uq_plan_acknowledgments_plan_version_id_person_id'))
+    )
+    with op.batch_alter_table('plan_acknowledgments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_plan_acknowledgments_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('endpoint_statuses',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('endpoint_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -602,6 +903,45 @@ def upgrade() -> None:
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payments_invoice_id'), ['invoice_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('payout_adjustments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('period_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('link', sa.String(length=500), nullable=True),
+    sa.Column('author_user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('author_label', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['author_user_id'], ['users.id'], name=op.f('fk_payout_adjustments_author_user_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['period_id'], ['payout_periods.id'], name=op.f('fk_payout_adjustments_period_id_payout_periods'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_payout_adjustments_person_id_people'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_payout_adjustments_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_adjustments'))
+    )
+    with op.batch_alter_table('payout_adjustments', schema=None) as batch_op:
+        batch_op.create_index('ix_payout_adjustments_period_person', ['period_id', 'person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payout_adjustments_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('payout_snapshots',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('period_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('plan_version_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('content', sa.JSON(), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['period_id'], ['payout_periods.id'], name=op.f('fk_payout_snapshots_period_id_payout_periods'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['plan_version_id'], ['plan_versions.id'], name=op.f('fk_payout_snapshots_plan_version_id_plan_versions'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_payout_snapshots_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_snapshots')),
+    sa.UniqueConstraint('period_id', name=op.f('uq_payout_snapshots_period_id'))
+    )
+    with op.batch_alter_table('payout_snapshots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payout_snapshots_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('projects',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -687,6 +1027,58 @@ def upgrade() -> None:
         batch_op.create_index('ix_tickets_tenant_created_at', ['tenant_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_tenant_id'), ['tenant_id'], unique=False)
         batch_op.create_index('ix_tickets_tenant_resolved_at', ['tenant_id', 'resolved_at'], unique=False)
+
+    op.create_table('payout_appeals',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('period_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('rule', sa.String(length=100), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('opened_by', sa.String(length=200), nullable=False),
+    sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decided_by', sa.String(length=200), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('accepted_minor', sa.BigInteger(), nullable=True),
+    sa.Column('adjustment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.CheckConstraint("status IN ('open', 'accepted', 'partly_accepted', 'rejected')", name=op.f('ck_payout_appeals_status_allowed')),
+    sa.ForeignKeyConstraint(['adjustment_id'], ['payout_adjustments.id'], name=op.f('fk_payout_appeals_adjustment_id_payout_adjustments'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['period_id'], ['payout_periods.id'], name=op.f('fk_payout_appeals_period_id_payout_periods'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_payout_appeals_person_id_people'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_payout_appeals_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_appeals'))
+    )
+    with op.batch_alter_table('payout_appeals', schema=None) as batch_op:
+        batch_op.create_index('ix_payout_appeals_period_person', ['period_id', 'person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payout_appeals_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('payout_lines',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('snapshot_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('period_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('rule', sa.String(length=100), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('explanation', sa.Text(), nullable=False),
+    sa.Column('inputs', sa.JSON(), nullable=False),
+    sa.Column('readings', sa.JSON(), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['period_id'], ['payout_periods.id'], name=op.f('fk_payout_lines_period_id_payout_periods'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_payout_lines_person_id_people'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['snapshot_id'], ['payout_snapshots.id'], name=op.f('fk_payout_lines_snapshot_id_payout_snapshots'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_payout_lines_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_lines')),
+    sa.UniqueConstraint('snapshot_id', 'seq', name=op.f('uq_payout_lines_snapshot_id_seq'))
+    )
+    with op.batch_alter_table('payout_lines', schema=None) as batch_op:
+        batch_op.create_index('ix_payout_lines_period_person', ['period_id', 'person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payout_lines_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('surveys',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -805,6 +1197,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_surveys_identity_id'))
 
     op.drop_table('surveys')
+    with op.batch_alter_table('payout_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_lines_tenant_id'))
+        batch_op.drop_index('ix_payout_lines_period_person')
+
+    op.drop_table('payout_lines')
+    with op.batch_alter_table('payout_appeals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_appeals_tenant_id'))
+        batch_op.drop_index('ix_payout_appeals_period_person')
+
+    op.drop_table('payout_appeals')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_tenant_resolved_at')
         batch_op.drop_index(batch_op.f('ix_tickets_tenant_id'))
@@ -820,6 +1222,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_projects_client_id'))
 
     op.drop_table('projects')
+    with op.batch_alter_table('payout_snapshots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_snapshots_tenant_id'))
+
+    op.drop_table('payout_snapshots')
+    with op.batch_alter_table('payout_adjustments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_adjustments_tenant_id'))
+        batch_op.drop_index('ix_payout_adjustments_period_person')
+
+    op.drop_table('payout_adjustments')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payments_tenant_id'))
         batch_op.drop_index(batch_op.f('ix_payments_invoice_id'))
@@ -830,6 +1241,24 @@ def downgrade() -> None:
         batch_op.drop_index('ix_endpoint_statuses_tenant_day')
 
     op.drop_table('endpoint_statuses')
+    with op.batch_alter_table('plan_acknowledgments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_plan_acknowledgments_tenant_id'))
+
+    op.drop_table('plan_acknowledgments')
+    with op.batch_alter_table('payout_periods', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payout_periods_tenant_id'))
+        batch_op.drop_index(batch_op.f('ix_payout_periods_plan_id'))
+
+    op.drop_table('payout_periods')
+    with op.batch_alter_table('metric_value_records', schema=None) as batch_op:
+        batch_op.drop_index('ix_metric_value_records_value')
+        batch_op.drop_index(batch_op.f('ix_metric_value_records_tenant_id'))
+
+    op.drop_table('metric_value_records')
+    with op.batch_alter_table('metric_exclusion_windows', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_metric_exclusion_windows_tenant_id'))
+
+    op.drop_table('metric_exclusion_windows')
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.drop_index('ix_invoices_tenant_invoice_date')
         batch_op.drop_index(batch_op.f('ix_invoices_tenant_id'))
@@ -911,6 +1340,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_quarantined_records_tenant_id'))
 
     op.drop_table('quarantined_records')
+    with op.batch_alter_table('plan_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_plan_versions_tenant_id'))
+        batch_op.drop_index('ix_plan_versions_plan_effective_from')
+
+    op.drop_table('plan_versions')
     with op.batch_alter_table('person_facts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_facts_tenant_id'))
         batch_op.drop_index('ix_person_facts_person_kind_valid_from')
@@ -920,6 +1354,27 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_pending_records_tenant_id'))
 
     op.drop_table('pending_records')
+    with op.batch_alter_table('metric_values', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_metric_values_tenant_id'))
+        batch_op.drop_index('ix_metric_values_lookup')
+        batch_op.drop_index(batch_op.f('ix_metric_values_definition_id'))
+
+    op.drop_table('metric_values')
+    with op.batch_alter_table('metric_tracked', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_metric_tracked_tenant_id'))
+        batch_op.drop_index(batch_op.f('ix_metric_tracked_definition_id'))
+
+    op.drop_table('metric_tracked')
+    with op.batch_alter_table('metric_record_spans', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_metric_record_spans_tenant_id'))
+        batch_op.drop_index('ix_metric_record_spans_record')
+
+    op.drop_table('metric_record_spans')
+    with op.batch_alter_table('metric_overrides', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_metric_overrides_tenant_id'))
+        batch_op.drop_index('ix_metric_overrides_record')
+
+    op.drop_table('metric_overrides')
     with op.batch_alter_table('mappings', schema=None) as batch_op:
         batch_op.drop_index('uq_mappings_tenant_wide', sqlite_where=sa.text('connection_id IS NULL'), postgresql_where=sa.text('connection_id IS NULL'))
         batch_op.drop_index(batch_op.f('ix_mappings_tenant_id'))
@@ -943,11 +1398,42 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_teams_tenant_id'))
 
     op.drop_table('teams')
+    with op.batch_alter_table('plans', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_plans_tenant_id'))
+
+    op.drop_table('plans')
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_people_tenant_id'))
         batch_op.drop_index(batch_op.f('ix_people_email'))
 
     op.drop_table('people')
+    with op.batch_alter_table('one_use_tickets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_one_use_tickets_tenant_id'))
+        batch_op.drop_index(batch_op.f('ix_one_use_tickets_expires_at'))
+
+    op.drop_table('one_use_tickets')
+    with op.batch_alter_table('metric_time_grids', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_metric_time_grids_tenant_id'))
+
+    op.drop_table('metric_time_grids')
+    with op.batch_alter_table('metric_scopes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_metric_scopes_tenant_id'))
+
+    op.drop_table('metric_scopes')
+    with op.batch_alter_table('metric_definitions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_metric_definitions_tenant_id'))
+
+    op.drop_table('metric_definitions')
+    with op.batch_alter_table('metric_days', schema=None) as batch_op:
+        batch_op.drop_index('ix_metric_days_tenant_starts_at')
+        batch_op.drop_index(batch_op.f('ix_metric_days_tenant_id'))
+
+    op.drop_table('metric_days')
+    with op.batch_alter_table('metric_business_spans', schema=None) as batch_op:
+        batch_op.drop_index('ix_metric_business_spans_tenant_starts_at')
+        batch_op.drop_index(batch_op.f('ix_metric_business_spans_tenant_id'))
+
+    op.drop_table('metric_business_spans')
     with op.batch_alter_table('db_jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_db_jobs_tenant_id'))
         batch_op.drop_index('ix_db_jobs_status_run_after')

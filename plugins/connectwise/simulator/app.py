@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from flask import Flask, Request, Response, request
 
-from . import callbacks
+from . import callbacks, delivery, hostpage
 from .auth import Credentials, Principal, authenticate
 from .errors import ApiError, bad_request, not_found
 from .params import ListQuery, list_query, lower_keys, project, require_parameter
@@ -328,5 +328,7 @@ def create_simulator_app(
     def dispatch(path: str) -> Response:
         return simulator.handle(request, path)
 
+    app.register_blueprint(hostpage.bp)  # the Hosted API host page (pods)
+    app.register_blueprint(delivery.keys)  # callback signing keys (key_url)
     app.wsgi_app = _CollapseSlashes(app.wsgi_app)  # type: ignore[method-assign]
     return app

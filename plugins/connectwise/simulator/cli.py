@@ -6,12 +6,18 @@ simulator is instant and a large world is paged from disk, not memory. The crede
 are the ones a connection to the simulator must then be given; the private key can come
 from ``PODIUM_SIM_CW_PRIVATE_KEY`` instead of the command line (and shell history), and
 is never printed.
+
+``--live`` keeps the world moving (:mod:`.live`): every ``--live-interval`` seconds a
+technician opens, notes, logs time on, resolves or reopens a ticket, and the registered
+callbacks are called as ConnectWise calls them. ``--pod URL`` registers a pod on the
+Ticket and Company screens of the Hosted API host page at ``/manage/``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,6 +29,9 @@ from podium.simulate import PRESETS, preset
 
 from .app import create_simulator_app
 from .auth import Credentials
+from .delivery import CallbackPoster
+from .hostpage import register_pod
+from .live import Change, LiveWorld, describe, run_live
 from .render import ensure_world
 from .store import Row, WorldStore
 
@@ -46,10 +55,15 @@ from .store import Row, WorldStore
 @click.option("--technicians", type=int, help="Override the preset's number of technicians.")
 @click.option("--clients", type=int, help="Override the preset's number of clients.")
 @click.option("--days", type=int, help="Override the preset's number of days.")
+@click.option("--live", is_flag=True, help="Keep the world moving and call the registered callbacks.")
+@click.option("--live-interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Seconds between two changes with --live.")
+@click.option("--pod", "pods", multiple=True, metavar="URL",
+              help="Register a pod URL ([cw_id] and [cw_screen] are substituted) on the host page's screens.")
 def connectwise(host: str, port: int, company_id: str, public_key: str, private_key: str, client_id: str,
                 codebase: str, rate_limit: int | None, db: str | None, rebuild: bool, preset_name: str,
                 seed: int | None, start: dt.datetime | None, technicians: int | None, clients: int | None,
-                days: int | None) -> None:
+                days: int | None, live: bool, live_interval: float, pods: tuple[str, ...]) -> None:
     """Serve the simulated MSP as ConnectWise Manage REST API 3.0 (codebase discovery included)."""
     given = {"seed": seed, "start": start.date() if start else None, "technicians": technicians,
              "clients": clients, "days": days}
@@ -70,9 +84,26 @@ def connectwise(host: str, port: int, company_id: str, public_key: str, private_
                                    rate_limit_per_minute=rate_limit, codebase=codebase)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--codebase") from None
-    click.echo(f"ConnectWise simulator for company {company_id!r} on http://{host}:{port}/ "
-               f"(codebase {codebase}, rate limit {f'{rate_limit}/min' if rate_limit else 'off'})", err=True)
+    site = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    for url in pods:
+        try:
+            register_pod(store, url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--pod") from None
+    click.echo(f"ConnectWise simulator for company {company_id!r} on {site}/ "
+               f"(codebase {codebase}, rate limit {f'{rate_limit}/min' if rate_limit else 'off'}); "
+               f"Hosted API host page at {site}/manage/", err=True)
+    if live:
+        world = LiveWorld(store, CallbackPoster(store, site, company_id, codebase), seed=config.seed)
+        # A daemon thread: it ends with the server (nothing else ever stops it).
+        threading.Thread(target=run_live, args=(world, live_interval, threading.Event(), _report), name="cw-live",
+                         daemon=True).start()
+        click.echo(f"live: a change every {live_interval:g} s, delivered to the registered callbacks", err=True)
     app.run(host=host, port=port, threaded=True, use_reloader=False, load_dotenv=False)
+
+
+def _report(change: Change) -> None:
+    click.echo(f"live: {describe(change)}", err=True)
 
 
 def _default_db(preset_name: str, seed: int) -> Path:

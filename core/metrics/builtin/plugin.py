@@ -1,0 +1,90 @@
+"""The built-in metrics as a plugin, registered exactly as a third party's would be.
+
+Installed through the entry point ``podium_metrics = podium.metrics.builtin.plugin`` in
+the group ``podium``. Besides registering the catalogue it listens to
+``podium_records_changed`` and queues an incremental recompute
+(:func:`podium.metrics.changes.records_changed`) — queued, not run inline, so a sync batch
+or a webhook fetch is not held up by metrics, and bursts of changes to the same entity
+merge into one job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exists, select
+
+from podium import hookimpl, jobs
+from podium.metrics.builtin.csat import CsatPositive
+from podium.metrics.builtin.endpoints import AvCoverage, BackupSuccess, EndpointIntegrity, PatchCompliance
+from podium.metrics.builtin.money import GrossMargin, GrossMarginAttainment
+from podium.metrics.builtin.projects import ProjectBillablesAttainment, ProjectsOnTime
+from podium.metrics.builtin.resolution import FirstContactResolution, MeanTimeToResolve, ReopenRate
+from podium.metrics.builtin.sla import SlaResolutionMet, SlaResponseMet
+from podium.metrics.builtin.time import ProductiveUtilization, TimeEntryTimeliness
+from podium.metrics.changes import publish, records_changed
+from podium.metrics.engine import MetricEngine
+from podium.models import MetricTracked
+from podium.runtime import Podium
+
+METRICS = (
+    FirstContactResolution,
+    MeanTimeToResolve,
+    ReopenRate,
+    SlaResponseMet,
+    SlaResolutionMet,
+    CsatPositive,
+    ProductiveUtilization,
+    TimeEntryTimeliness,
+    EndpointIntegrity,
+    PatchCompliance,
+    BackupSuccess,
+    AvCoverage,
+    GrossMargin,
+    GrossMarginAttainment,
+    ProjectBillablesAttainment,
+    ProjectsOnTime,
+)
+
+
+def recompute_metrics(
+    podium: Podium, *, tenant_id: int, connection_id: int, entity: str, external_ids: list[str]
+) -> None:
+    """Job: recompute the tracked values a synced change of these records can move."""
+    records_changed(podium, tenant_id, connection_id, entity, external_ids)
+
+
+def refresh_metrics(podium: Podium, *, tenant_id: int) -> None:
+    """Job: recompute every open tracked value of a tenant (after org data changed, and
+    periodically, since time alone turns an overdue SLA into a breach)."""
+    with podium.db.session(tenant_id) as session:
+        changed = MetricEngine(podium).refresh(session, tenant_id)
+    publish(podium, tenant_id, changed)
+
+
+jobs.register_job_type(jobs.JobType(
+    name="recompute_metrics", func=recompute_metrics, timeout=900, max_attempts=3, backoff=(10, 60),
+    queue="metrics", merge="external_ids",
+    key=lambda a: f"metrics-{a['tenant_id']}-{a['connection_id']}-{a['entity']}",
+))
+jobs.register_job_type(jobs.JobType(
+    name="refresh_metrics", func=refresh_metrics, timeout=3600, max_attempts=2, backoff=(60,),
+    queue="metrics", key=lambda a: f"metrics-refresh-{a['tenant_id']}",
+))
+
+
+@hookimpl
+def podium_register_metrics(registry: Any) -> None:
+    for metric in METRICS:
+        registry.add(metric)
+
+
+@hookimpl
+def podium_records_changed(tenant_id: int, connection_id: int, entity: str, external_ids: list[str]) -> None:
+    # The hook carries no runtime; this process's runtime is the one its jobs use.
+    podium = jobs.worker_runtime()
+    with podium.db.session(tenant_id) as session:
+        if not session.scalar(select(exists().where(MetricTracked.tenant_id == tenant_id))):
+            return
+    jobs.enqueue(podium, "recompute_metrics", tenant_id=tenant_id, connection_id=connection_id, entity=entity,
+                 external_ids=list(external_ids))

@@ -1,0 +1,119 @@
+"""Time: productive utilisation and time-entry timeliness.
+
+Both read time entries through the identity resolver, so time of unlinked identities and
+of API accounts is never anyone's. Rejected entries never count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import ColumnElement, Float, and_, case, func, literal, or_, select, true, union_all
+
+from podium.metrics.base import Metric, row
+from podium.metrics.sql import epoch
+from podium.metrics.tables import Tables
+
+WORK_TYPES = ("billable", "productive", "internal", "pto")
+ENTRY_FIELDS = frozenset({"identity_external_id", "start_at", "end_at", "hours", "work_type", "rejected",
+                          "ticket_external_id", "project_external_id"})
+
+
+def entries(tables: Tables) -> Any:
+    """Live time entries with their person and client (the ticket's, else the project's)."""
+    te = tables.time_entries
+    tk, pj = tables.table("tickets", "entry_tickets"), tables.table("projects", "entry_projects")
+    return (
+        select(te, tables.person_of(te.c.identity_id).label("person_id"),
+               func.coalesce(tk.c.client_id, pj.c.client_id).label("entry_client_id"))
+        .select_from(te.outerjoin(tk, tk.c.id == te.c.ticket_id).outerjoin(pj, pj.c.id == te.c.project_id))
+        .where(te.c.rejected.is_(False))
+        .subquery("entries")
+    )
+
+
+class UtilizationParams(Schema):
+    productive_work_types = fields.List(
+        fields.String(validate=validate.OneOf(WORK_TYPES)), load_default=lambda: ["billable", "productive"],
+        metadata={"description": "Work-type mapping values that count as productive."},
+    )
+    hours_basis = fields.String(load_default="actual", validate=validate.OneOf(("actual", "billed")))
+    default_capacity_hours_week = fields.Float(load_default=40.0, validate=validate.Range(min=0, max=168))
+
+
+class ProductiveUtilization(Metric):
+    """Productive hours / available hours (capacity − PTO − holidays − internal duty)."""
+
+    key = "productive_utilization_pct"
+    label = "Productive utilisation"
+    unit = "percent"
+    better = "higher"
+    requires = {"time_entry": ENTRY_FIELDS | {"billed_hours"}}
+    anchor = "time_entries.start_at; each business day for capacity"
+    params_schema = UtilizationParams
+
+    def _worked(self, tables: Tables) -> Any:
+        e = entries(tables)
+        hours: ColumnElement[Any] = e.c.hours
+        if self.params["hours_basis"] == "billed":
+            hours = func.coalesce(e.c.billed_hours, e.c.hours)
+        productive = tables.mapped("work_type", e.c.work_type, e.c.connection_id,
+                                   list(self.params["productive_work_types"]))
+        return select(*row(person_id=e.c.person_id, client_id=e.c.entry_client_id, anchored_at=e.c.start_at,
+                           numerator=case((productive, hours), else_=0.0), denominator=0.0,
+                           record_type="time_entry", record_id=e.c.id))
+
+    def _available(self, tables: Tables) -> Any:
+        p, d, f, av = tables.people, tables.days, tables.person_facts, tables.availability
+        capacity = (
+            select(f.c.value_num)
+            .where(f.c.person_id == p.c.id, f.c.kind == "capacity_hours_week", f.c.valid_from <= d.c.day,
+                   or_(f.c.valid_to.is_(None), f.c.valid_to > d.c.day))
+            .limit(1)
+            .scalar_subquery()
+        )
+        away = select(func.coalesce(func.sum(av.c.hours), 0.0)).where(
+            av.c.person_id == p.c.id, av.c.day == d.c.day
+        ).scalar_subquery()
+        hours = (func.coalesce(capacity, self.params["default_capacity_hours_week"]) * d.c.capacity_fraction
+                 - away)
+        return (
+            select(*row(person_id=p.c.id, client_id=None, anchored_at=d.c.starts_at, numerator=0.0,
+                        denominator=case((hours > 0, hours), else_=literal(0.0, Float)),
+                        record_type="capacity_day", record_id=d.c.ordinal))
+            .select_from(p.join(d, true()))
+            .where(d.c.capacity_fraction > 0,
+                   or_(p.c.employed_from.is_(None), p.c.employed_from <= d.c.day),
+                   or_(p.c.employed_to.is_(None), p.c.employed_to >= d.c.day))
+        )
+
+    def select(self, tables: Tables) -> Any:
+        return union_all(self._worked(tables), self._available(tables))
+
+
+class TimelinessParams(Schema):
+    within_minutes = fields.Integer(load_default=60, validate=validate.Range(min=0, max=7 * 24 * 60))
+
+
+class TimeEntryTimeliness(Metric):
+    """The share of time entries logged within N minutes of their end."""
+
+    key = "time_entry_timeliness_pct"
+    label = "Time entries logged on time"
+    unit = "percent"
+    better = "higher"
+    requires = {"time_entry": ENTRY_FIELDS | {"entered_at"}}
+    anchor = "time_entries.end_at (start_at + hours when it has no end)"
+    params_schema = TimelinessParams
+
+    def select(self, tables: Tables) -> Any:
+        e = entries(tables)
+        ended = func.coalesce(epoch(e.c.end_at), epoch(e.c.start_at) + e.c.hours * 3600)
+        # A lag below zero (logged ahead, e.g. a planned entry) is clamped to 0: on time.
+        lag = epoch(e.c.entered_at) - ended
+        on_time = and_(e.c.entered_at.is_not(None), lag <= self.params["within_minutes"] * 60)
+        return select(*row(person_id=e.c.person_id, client_id=e.c.entry_client_id,
+                           anchored_at=func.coalesce(e.c.end_at, e.c.start_at),
+                           numerator=case((on_time, 1.0), else_=0.0), denominator=1.0,
+                           record_type="time_entry", record_id=e.c.id)).where(e.c.entered_at.is_not(None))
