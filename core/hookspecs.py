@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from podium.payouts import PayoutRule
     from podium.pods import Pod
     from podium.registry import Registry
+    from podium.runtime import Podium
 
 hookspec = pluggy.HookspecMarker("podium")
 
@@ -50,5 +51,7 @@ def podium_register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def podium_records_changed(tenant_id: int, connection_id: int, entity: str, external_ids: list[str]) -> None:
+def podium_records_changed(
+    podium: Podium, tenant_id: int, connection_id: int, entity: str, external_ids: list[str]
+) -> None:
     """Called after synced records of ``entity`` were written (or deleted) for a connection."""

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis
-from podium import hookimpl, jobs
+from podium import hookimpl
 from podium.config import Config
 from podium.runtime import Podium
 
@@ -245,13 +245,9 @@ def records_changed(podium: Podium, tenant_id: int, entity: str) -> None:
 
 
 @hookimpl
-def podium_records_changed(tenant_id: int, entity: str) -> None:
-    """Plugin hook (this module is the built-in plugin ``live``): synced records reach open pods.
-
-    The hook carries no runtime, so the process's job runtime (:func:`podium.jobs.worker_runtime`)
-    says where events go — the same one the sync that called the hook runs with.
-    """
-    records_changed(jobs.worker_runtime(), tenant_id, entity)
+def podium_records_changed(podium: Podium, tenant_id: int, entity: str) -> None:
+    """Plugin hook (this module is the built-in plugin ``live``): synced records reach open pods."""
+    records_changed(podium, tenant_id, entity)
 
 
 def metrics_changed(podium: Podium, tenant_id: int, person_ids: Iterable[int]) -> None:

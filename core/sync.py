@@ -502,6 +502,7 @@ class _Run:
         if keys:
             self.podium.plugins.call_each(
                 "podium_records_changed",
+                podium=self.podium,
                 tenant_id=self.tenant_id,
                 connection_id=self.connection.id,
                 entity=entity or self.entity,

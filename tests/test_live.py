@@ -77,12 +77,10 @@ def test_a_persons_events_reach_them_and_their_managers_not_peers(runtime: Podiu
 
 def test_synced_records_reach_open_pods_through_the_hook(runtime: Podium) -> None:
     subscription = live.broker(runtime).subscribe(live.viewer_channels(3, None, "technician"))
-    jobs.use_runtime(runtime)
     try:
-        live.podium_records_changed(tenant_id=3, entity="time_entry")
+        live.podium_records_changed(podium=runtime, tenant_id=3, entity="time_entry")
         assert next_event(subscription) == LiveEvent("records", 3, None, {"entity": "time_entry"})
     finally:
-        jobs.use_runtime(None)
         subscription.close()
 
 

@@ -191,13 +191,14 @@ def test_hook_podium_register_commands(tmp_path: Path) -> None:
 
 
 def test_hook_podium_records_changed(tmp_path: Path) -> None:
+    """Only the plugins-dir listeners: the built-in ones need a migrated database."""
     pm = manager(tmp_path, {"listener": CHANGES_PLUGIN, "crashes": HEADER + textwrap.dedent("""
         @hookimpl
         def podium_records_changed(entity):
             raise ValueError("listener bug")
-    """)})
+    """)}, load_entry_points=False)
     errors = pm.call_each(
-        "podium_records_changed", tenant_id=1, connection_id=2, entity="ticket", external_ids=["7", "8"]
+        "podium_records_changed", podium=None, tenant_id=1, connection_id=2, entity="ticket", external_ids=["7", "8"]
     )
     listener = sys.modules["podium_plugins_dir.listener"]
     assert listener.CALLS == [("ticket", ["7", "8"])]

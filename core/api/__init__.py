@@ -33,7 +33,7 @@ from podium.schemas.api import ErrorSchema
 from podium.version import __version__
 
 PREFIX = "/api/v1"
-RESOURCES = ("tenants", "people", "teams", "org", "connections", "quarantine", "plans", "payouts")
+RESOURCES = ("tenants", "people", "teams", "org", "connections", "quarantine", "plans", "payouts", "metrics")
 """Modules of this package that each define a blueprint ``blp``, in OpenAPI tag order."""
 SECURITY_SCHEME = "bearerToken"
 

@@ -64,7 +64,7 @@ def test_hook_podium_records_changed_queues_a_recompute(runtime: Podium, db: Dat
     engine = MetricEngine(runtime)
     march = Period("month", MARCH_1, dt.date(2024, 4, 1))
     # Nothing tracked yet: a change queues nothing.
-    runtime.plugins.call_each("podium_records_changed", tenant_id=world.tenant_id,
+    runtime.plugins.call_each("podium_records_changed", podium=runtime, tenant_id=world.tenant_id,
                               connection_id=world.connection_id, entity="ticket", external_ids=["x1"])
     with db.session() as session:
         assert session.scalars(select(DbJob)).all() == []
@@ -72,7 +72,7 @@ def test_hook_podium_records_changed_queues_a_recompute(runtime: Podium, db: Dat
     with db.session(world.tenant_id) as session:
         session.execute(update(Ticket).where(Ticket.id == world["T9"]).values(first_response_at=ny(3, 27, 9, 45)))
         key = external_id(session, Ticket, world["T9"])
-    errors = runtime.plugins.call_each("podium_records_changed", tenant_id=world.tenant_id,
+    errors = runtime.plugins.call_each("podium_records_changed", podium=runtime, tenant_id=world.tenant_id,
                                        connection_id=world.connection_id, entity="ticket", external_ids=[key])
     assert errors == []
     with db.session() as session:

@@ -80,9 +80,9 @@ def podium_register_metrics(registry: Any) -> None:
 
 
 @hookimpl
-def podium_records_changed(tenant_id: int, connection_id: int, entity: str, external_ids: list[str]) -> None:
-    # The hook carries no runtime; this process's runtime is the one its jobs use.
-    podium = jobs.worker_runtime()
+def podium_records_changed(
+    podium: Podium, tenant_id: int, connection_id: int, entity: str, external_ids: list[str]
+) -> None:
     with podium.db.session(tenant_id) as session:
         if not session.scalar(select(exists().where(MetricTracked.tenant_id == tenant_id))):
             return
