@@ -1,5 +1,7 @@
 """Metrics the payout rules need that the metric catalogue does not have yet, as real
-third-party metric plugins (one file each, written to a plugins directory).
+third-party metric plugins (one file each, written to a plugins directory). The catalogue
+now has ``hours_worked``, ``recurring_revenue``, ``reopened_tickets`` and
+``collected_revenue`` (``podium.metrics.builtin``), so only the others stand in here.
 
 A metric with the same key in the built-in catalogue wins: its plugin file then fails to
 register (duplicate key) and is isolated, and the tests read the built-in one.
@@ -19,103 +21,6 @@ from marshmallow import Schema, fields
 from sqlalchemy import select
 from podium import hookimpl
 from podium.metrics.base import Metric, row
-'''
-
-HOURS_WORKED = HEADER + '''
-from podium.metrics.builtin.time import entries
-
-class HoursWorked(Metric):
-    """Hours a person logged (every live time entry), anchored at its start."""
-    key = "hours_worked"
-    label = "Hours worked"
-    unit = "hours"
-    requires = {"time_entry": frozenset({"identity_external_id", "start_at", "hours"})}
-    anchor = "time_entries.start_at"
-
-    def select(self, tables):
-        e = entries(tables)
-        return select(*row(person_id=e.c.person_id, client_id=e.c.entry_client_id, anchored_at=e.c.start_at,
-                           numerator=e.c.hours, denominator=1.0, record_type="time_entry", record_id=e.c.id))
-
-@hookimpl
-def podium_register_metrics(registry):
-    registry.add(HoursWorked)
-'''
-
-RECURRING_REVENUE = HEADER + '''
-class Params(Schema):
-    category = fields.String(load_default=None)
-
-class RecurringRevenue(Metric):
-    """Monthly price of agreements of a category, in minor units, credited to the clients'
-    responsible people and teams."""
-    key = "recurring_revenue"
-    label = "Recurring revenue"
-    unit = "money"
-    attribution = "client"
-    params_schema = Params
-    requires = {"agreement": frozenset({"client_external_id", "monthly_price_minor", "effective_from"})}
-    anchor = "agreements.effective_from"
-
-    def select(self, tables):
-        a, d = tables.agreements, tables.days
-        statement = (select(*row(person_id=None, client_id=a.c.client_id, anchored_at=d.c.starts_at,
-                                 numerator=a.c.monthly_price_minor, denominator=1.0, record_type="agreement",
-                                 record_id=a.c.id))
-                     .join_from(a, d, d.c.day == a.c.effective_from))
-        if self.params["category"]:
-            statement = statement.where(a.c.category == self.params["category"])
-        return statement
-
-@hookimpl
-def podium_register_metrics(registry):
-    registry.add(RecurringRevenue)
-'''
-
-REOPENED_TICKETS = HEADER + '''
-class Params(Schema):
-    within_days = fields.Integer(load_default=14)
-
-class ReopenedTickets(Metric):
-    """Reopens of tickets, credited to the resolver and anchored at the reopen."""
-    key = "reopened_tickets"
-    label = "Reopened tickets"
-    unit = "count"
-    params_schema = Params
-    requires = {"ticket_event": frozenset({"kind", "at"}), "ticket": frozenset({"resolved_at"})}
-    anchor = "ticket_events.at (kind reopen)"
-
-    def select(self, tables):
-        e, t = tables.ticket_events, tables.tickets
-        return (select(*row(person_id=tables.person_of(t.c.resolved_by_identity_id), client_id=t.c.client_id,
-                            anchored_at=e.c.at, numerator=1.0, denominator=1.0, record_type="ticket",
-                            record_id=t.c.id))
-                .join_from(e, t, t.c.id == e.c.ticket_id).where(e.c.kind == "reopen"))
-
-@hookimpl
-def podium_register_metrics(registry):
-    registry.add(ReopenedTickets)
-'''
-
-COLLECTED_REVENUE = HEADER + '''
-class CollectedRevenue(Metric):
-    """Payments received, in minor units, anchored at the payment, by the invoice's client."""
-    key = "collected_revenue"
-    label = "Collected revenue"
-    unit = "money"
-    attribution = "client"
-    requires = {"payment": frozenset({"paid_at", "amount_minor"})}
-    anchor = "payments.paid_at"
-
-    def select(self, tables):
-        p, i = tables.payments, tables.invoices
-        return (select(*row(person_id=None, client_id=i.c.client_id, anchored_at=p.c.paid_at,
-                            numerator=p.c.amount_minor, denominator=1.0, record_type="payment", record_id=p.c.id))
-                .join_from(p, i, i.c.id == p.c.invoice_id))
-
-@hookimpl
-def podium_register_metrics(registry):
-    registry.add(CollectedRevenue)
 '''
 
 AFTER_HOURS = HEADER + '''
@@ -170,10 +75,6 @@ BUILTIN_PAYOUT_RULES = "from podium.payouts.builtin import podium_register_payou
 PLUGINS = {
     "builtin_metrics": BUILTIN_METRICS,
     "builtin_payout_rules": BUILTIN_PAYOUT_RULES,
-    "metric_hours_worked": HOURS_WORKED,
-    "metric_recurring_revenue": RECURRING_REVENUE,
-    "metric_reopened_tickets": REOPENED_TICKETS,
-    "metric_collected_revenue": COLLECTED_REVENUE,
     "metric_after_hours": AFTER_HOURS,
     "metric_rca_documented": RCA_DOCUMENTED,
 }

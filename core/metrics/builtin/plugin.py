@@ -20,8 +20,10 @@ from podium.metrics.builtin.endpoints import AvCoverage, BackupSuccess, Endpoint
 from podium.metrics.builtin.money import GrossMargin, GrossMarginAttainment
 from podium.metrics.builtin.projects import ProjectBillablesAttainment, ProjectsOnTime
 from podium.metrics.builtin.resolution import FirstContactResolution, MeanTimeToResolve, ReopenRate
+from podium.metrics.builtin.revenue import CollectedRevenue, RecurringRevenue
 from podium.metrics.builtin.sla import SlaResolutionMet, SlaResponseMet
 from podium.metrics.builtin.time import ProductiveUtilization, TimeEntryTimeliness
+from podium.metrics.builtin.workload import HoursWorked, ReopenedTickets
 from podium.metrics.changes import publish, records_changed
 from podium.metrics.engine import MetricEngine
 from podium.models import MetricTracked
@@ -44,6 +46,10 @@ METRICS = (
     GrossMarginAttainment,
     ProjectBillablesAttainment,
     ProjectsOnTime,
+    RecurringRevenue,
+    CollectedRevenue,
+    HoursWorked,
+    ReopenedTickets,
 )
 
 
