@@ -10,7 +10,9 @@ same requests again without Podium (:func:`read_log`).
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -60,33 +62,40 @@ class _RequestLog:
         return self.app(environ, start_response)
 
 
-def _serve(store_url: str, credentials: tuple[str, str, str, str], log_path: str, ports: Any) -> None:
-    """The child process: open the rendered world and serve it until terminated."""
+CREDENTIALS_ENV = "BENCH_CW_CREDENTIALS"
+"""company id, public key, private key and client id, tab-separated (kept off the command line)."""
+
+
+def _serve(store_url: str, log_path: str) -> None:
+    """The child process: open the rendered world, print the port, serve until terminated."""
     from podium_connectwise.simulator import Credentials, WorldStore, create_simulator_app  # noqa: PLC0415
 
-    app = create_simulator_app(WorldStore(store_url), Credentials(*credentials))
+    credentials = Credentials(*os.environ[CREDENTIALS_ENV].split("\t"))
+    app = create_simulator_app(WorldStore(store_url), credentials)
     server = make_server(
         "127.0.0.1", 0, _RequestLog(app, Path(log_path)), threaded=True, request_handler=_KeepAlive
     )
-    ports.put(server.server_port)
+    print(server.server_port, flush=True)
     server.serve_forever()
 
 
 @contextmanager
 def served(store_url: str, credentials: tuple[str, str, str, str], log_path: Path) -> Iterator[str]:
     """Serve the world in ``store_url`` from a child process; yields the site URL."""
-    context = multiprocessing.get_context("spawn")  # no inherited connections or threads
-    ports = context.Queue()
-    process = context.Process(
-        target=_serve, args=(store_url, credentials, str(log_path), ports), name="cw-simulator", daemon=True
+    env = os.environ | {CREDENTIALS_ENV: "\t".join(credentials)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench._simulator", store_url, str(log_path)],
+        stdout=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parent.parent,
     )
-    process.start()
     try:
-        port = ports.get(timeout=120)
+        assert process.stdout is not None
+        port = process.stdout.readline().strip()
+        if not port.isdigit():
+            raise RuntimeError(f"the simulator did not start (exit code {process.wait()})")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.join(timeout=10)
+        process.wait(timeout=10)
 
 
 def read_log(path: Path) -> list[Logged]:
@@ -97,3 +106,7 @@ def read_log(path: Path) -> list[Logged]:
             at, method, target, forward = line.rstrip("\n").split("\t")
             requests.append(Logged(float(at), method, target, forward == "1"))
     return requests
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], sys.argv[2])

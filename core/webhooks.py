@@ -158,19 +158,13 @@ def queue_fetches(podium: Podium, connection: Connection, events: list[WebhookEv
     """
     by_entity: dict[str, list[str]] = {}
     for event in events:
-        by_entity.setdefault(event.entity, [])
-        if event.external_id not in by_entity[event.entity]:
-            by_entity[event.entity].append(event.external_id)
+        by_entity[event.entity] = jobs.merged(by_entity.get(event.entity, []), [event.external_id])
     for entity, external_ids in by_entity.items():
         jobs.enqueue(
             podium, "fetch_records", tenant_id=connection.tenant_id, connection_id=connection.id,
             entity=entity, external_ids=external_ids, trigger="webhook",
         )
     return sum(len(ids) for ids in by_entity.values())
-
-
-def _not_found() -> Response:
-    return Response(status=404)
 
 
 @bp.post("/<token>")
@@ -180,9 +174,8 @@ def receive(token: str) -> Response:
     connection = connection_for_token(podium, token)
     cls = verifier_class(podium, connection.vendor) if connection is not None else None
     if connection is None or cls is None:
-        return _not_found()
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        return error_response(413, f"A delivery is at most {MAX_BODY_BYTES} bytes.")
+        return Response(status=404)
+    request.max_content_length = MAX_BODY_BYTES  # a longer body is a 413 before it is read
     delivery = WebhookDelivery(body=request.get_data(cache=False), headers=request.headers, query=request.args)
     label = connection_label(connection)
     try:
@@ -193,7 +186,9 @@ def receive(token: str) -> Response:
         return error_response(exc.status, str(exc), {"delivery": [exc.reason]})
     except ConnectorError as exc:
         log.warning("webhook for %s could not be verified: %s", label, exc)
-        return error_response(503, "The delivery could not be verified right now.", {"delivery": ["unverifiable"]})
+        return error_response(
+            503, "The delivery could not be verified right now.", {"delivery": ["vendor-unreachable"]}
+        )
     queued = queue_fetches(podium, connection, events)
     log.info("webhook for %s: %d record(s) queued for fetching", label, queued)
     response = jsonify({"queued": queued})

@@ -126,9 +126,10 @@ def register_callbacks_command(name: str, slug: str | None) -> None:
         raise click.ClickException(f"ConnectWise refused the callbacks: {exc}") from None
     with podium.db.session(tenant.id) as session:
         target = session.get(Connection, connection.id)
-        record(session, CLI_ACTOR, "connection.register_callbacks", target,
-               after={"callbacks": [{"type": r.type, "id": r.callback_id, "outcome": r.outcome} for r in registrations]})
-    click.echo(f"callbacks of {name!r} now point at {podium.config.base_url.rstrip('/')}/hooks/… (the connection's token)")
+        shown = [{"type": r.type, "id": r.callback_id, "outcome": r.outcome} for r in registrations]
+        record(session, CLI_ACTOR, "connection.register_callbacks", target, after={"callbacks": shown})
+    base = podium.config.base_url.rstrip("/")
+    click.echo(f"callbacks of {name!r} now point at {base}/hooks/… (the connection's token)")
     for r in registrations:
         removed = f"; removed duplicate(s) {', '.join(map(str, r.removed))}" if r.removed else ""
         click.echo(f"  {r.type}: {r.outcome} (callback {r.callback_id}){removed}")

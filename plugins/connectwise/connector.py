@@ -59,12 +59,12 @@ PROJECT_STREAM = "project/tickets"
 AUDIT_TYPES = {"service/tickets": "Ticket", "project/tickets": "ProjectTicket"}
 """``system/audittrail?type=`` per ticket kind ("ProjectTicket" is [UNCONFIRMED] for real ConnectWise)."""
 EVENT_TICKET_FIELDS = "id,board,status,team,owner,closedFlag,dateResolved,_info"
-AUDIT_FETCH_THREADS = 4
-"""Audit trails of one page fetched at once: each is a small request, so a first sync mostly
-waits on round trips; four keeps a vendor's per-caller concurrency well within reason."""
-TRAIL_MEMORY = 100_000
-"""Most parsed audit trails one connector instance keeps (~0.7 KB each) for reuse by the next
-entity; past it, trails are still fetched, just not kept."""
+CONCURRENT_REQUESTS = 4
+"""Per-record requests of one page (audit trails, additions, payments) sent at once: each is
+small, so a first sync mostly waits on round trips; four keeps the load on a vendor modest."""
+RECORD_MEMORY = 100_000
+"""Most per-record answers (a parsed audit trail is ~1 KB) one connector instance keeps for
+the next entity to reuse; past it, they are still fetched, just not kept."""
 STREAMS: dict[str, tuple[str, ...]] = {
     "identity": ("system/members",),
     "client": ("company/companies",),
@@ -77,8 +77,9 @@ STREAMS: dict[str, tuple[str, ...]] = {
     "payment": ("finance/invoices",),
 }
 """The list endpoints each entity is read from, in order (surveys: one stream per survey)."""
-TrailKey = tuple[str, int, str | None]
-"""A ticket version: (stream, ticket id, ``lastUpdated``)."""
+VersionKey = tuple[str, int, str | None]
+"""One version of a record: (what it is, its id, its ``lastUpdated``); its audit trail or
+payments cannot change without ``lastUpdated`` moving."""
 UI_RECORDS = {
     "ticket": "services/system_io/Service/fv_sr100_request.rails?service_recid={id}&companyName={company}",
     "client": "services/system_io/router/openrecord.rails?locale=en_US&companyName={company}"
@@ -286,7 +287,8 @@ class ConnectWiseManage(DataSource):
             )
         self.api = ConnectWiseApi(self.config, self.context)
         self._audit_left: int | None = self.config.get("audit_requests_per_sync")
-        self._trails: dict[TrailKey, list[history.AuditChange]] = {}
+        self._memory: dict[VersionKey, Any] = {}
+        """Per-record answers by record version, reused across the entities of one sync."""
 
     # -- connection test -----------------------------------------------------------------
 
@@ -436,31 +438,47 @@ class ConnectWiseManage(DataSource):
         return events
 
     @staticmethod
-    def _trail_key(path: str, ticket: Mapping[str, Any]) -> TrailKey:
-        """A trail belongs to one version of a ticket: every change moves its ``lastUpdated``."""
+    def _trail_key(path: str, ticket: Mapping[str, Any]) -> VersionKey:
         return path, ticket["id"], mapping.info(ticket, "lastUpdated")
 
     def _trails_of(
         self, path: str, tickets: Iterable[Mapping[str, Any]]
-    ) -> dict[TrailKey, list[history.AuditChange] | None]:
-        """The parsed audit trails of ``tickets`` by :meth:`_trail_key`: those this instance
-        already has, the rest fetched :data:`AUDIT_FETCH_THREADS` at a time while this entity
-        sync's audit cap allows (None past it)."""
-        found = {key: self._trails.get(key) for key in (self._trail_key(path, t) for t in tickets)}
-        missing = [key for key, trail in found.items() if trail is None]
-        allowed = missing if self._audit_left is None else missing[: max(0, self._audit_left)]
+    ) -> dict[VersionKey, list[history.AuditChange] | None]:
+        """The parsed audit trails of ``tickets`` by :meth:`_trail_key`, fetched while this
+        entity sync's audit cap allows (None past it)."""
+        found, fetched = self._versions(
+            [self._trail_key(path, ticket) for ticket in tickets],
+            lambda key: self._fetch_trail(path, key[1]),
+            limit=self._audit_left,
+        )
         if self._audit_left is not None:
-            self._audit_left -= len(allowed)
-        if len(allowed) > 1:
-            with ThreadPoolExecutor(AUDIT_FETCH_THREADS, thread_name_prefix="cw-audit") as pool:
-                trails = list(pool.map(lambda key: self._fetch_trail(path, key[1]), allowed))
-        else:
-            trails = [self._fetch_trail(path, key[1]) for key in allowed]
-        for key, trail in zip(allowed, trails, strict=True):
-            found[key] = trail
-            if len(self._trails) < TRAIL_MEMORY:
-                self._trails[key] = trail
+            self._audit_left -= fetched
         return found
+
+    def _versions(
+        self, keys: Iterable[VersionKey], fetch: Callable[[VersionKey], Any], *, limit: int | None = None
+    ) -> tuple[dict[VersionKey, Any], int]:
+        """Per-record answers for ``keys``: those this instance remembers, the rest (at most
+        ``limit`` of them; None for the others) fetched :data:`CONCURRENT_REQUESTS` at a time.
+        Returns the answers and how many were fetched."""
+        found = {key: self._memory.get(key) for key in keys}
+        missing = [key for key, value in found.items() if value is None]
+        if limit is not None:
+            missing = missing[: max(0, limit)]
+        for key, value in zip(missing, self._each(fetch, missing), strict=True):
+            found[key] = value
+            if len(self._memory) < RECORD_MEMORY:
+                self._memory[key] = value
+        return found, len(missing)
+
+    @staticmethod
+    def _each(fetch: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """``fetch(item)`` for every item, in order, :data:`CONCURRENT_REQUESTS` at a time (each
+        request still takes its permit from the request budget and retries on its own)."""
+        if len(items) < 2:
+            return [fetch(item) for item in items]
+        with ThreadPoolExecutor(CONCURRENT_REQUESTS, thread_name_prefix="cw-fetch") as pool:
+            return list(pool.map(fetch, items))
 
     def _fetch_trail(self, path: str, ticket_id: int) -> list[history.AuditChange]:
         entries = self.api.every("system/audittrail", {"type": AUDIT_TYPES[path], "id": ticket_id}, order_by=None)
@@ -477,7 +495,7 @@ class ConnectWiseManage(DataSource):
                 "results have no scale"
             )
         tickets = self._tickets_by_id({str(row["ticketId"]) for row in rows if row.get("ticketId")})
-        trails: dict[TrailKey, list[history.AuditChange] | None] = {}
+        trails: dict[VersionKey, list[history.AuditChange] | None] = {}
         if self.config["survey_attribution"] == "resolver":
             for stream in TICKET_STREAMS:
                 trails |= self._trails_of(stream, [ticket for where, ticket in tickets.values() if where == stream])
@@ -488,7 +506,7 @@ class ConnectWiseManage(DataSource):
         ]
 
     def _attribute(
-        self, found: tuple[str, dict[str, Any]] | None, trails: Mapping[TrailKey, list[history.AuditChange] | None]
+        self, found: tuple[str, dict[str, Any]] | None, trails: Mapping[VersionKey, list[history.AuditChange] | None]
     ) -> str | None:
         """The identity a survey counts for, by the configured rule (``trails``: its ticket's, for ``resolver``)."""
         if found is None:
@@ -517,28 +535,39 @@ class ConnectWiseManage(DataSource):
     # -- money ------------------------------------------------------------------------------------
 
     def _agreements(self, _path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        additions = self._each(lambda row: list(self.api.every(f"finance/agreements/{row['id']}/additions")), rows)
         return [
-            mapping.agreement(row, self.api.every(f"finance/agreements/{row['id']}/additions"),
-                              self.config["currency"])
-            for row in rows
+            mapping.agreement(row, row_additions, self.config["currency"])
+            for row, row_additions in zip(rows, additions, strict=True)
         ]
 
     def _invoices(self, _path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        payments = self._payments_of([row for row in rows if mapping.is_paid(row)])
         return [
-            mapping.invoice(row, self._invoice_payments(row) if mapping.is_paid(row) else [], self.config["currency"])
+            mapping.invoice(row, payments.get(self._payments_key(row)) or [], self.config["currency"])
             for row in rows
         ]
 
     def _payments(self, _path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rows = [row for row in rows if row.get("payments")]
+        payments = self._payments_of(rows)
         records = []
         for row in rows:
             currency = mapping.currency_of(row, self.config["currency"])
-            if row.get("payments"):
-                records += [mapping.payment(p, str(row["id"]), currency) for p in self._invoice_payments(row)]
+            records += [mapping.payment(p, str(row["id"]), currency) for p in payments[self._payments_key(row)]]
         return records
 
-    def _invoice_payments(self, invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return list(self.api.every(f"finance/invoices/{invoice['id']}/payments"))
+    @staticmethod
+    def _payments_key(invoice: Mapping[str, Any]) -> VersionKey:
+        return "finance/invoices/payments", invoice["id"], mapping.info(invoice, "lastUpdated")
+
+    def _payments_of(self, invoices: list[dict[str, Any]]) -> dict[VersionKey, list[dict[str, Any]]]:
+        """The payments of each of ``invoices`` (the invoice and payment entities both need them)."""
+        keys = [self._payments_key(invoice) for invoice in invoices]
+        return self._versions(keys, lambda key: self._invoice_payments(key[1]))[0]
+
+    def _invoice_payments(self, invoice_id: int) -> list[dict[str, Any]]:
+        return list(self.api.every(f"finance/invoices/{invoice_id}/payments"))
 
     # -- setup tables (fetched once per run, when first needed) ---------------------------------
 
@@ -626,7 +655,7 @@ class ConnectWiseManage(DataSource):
             for _last, invoices in self._pages("finance/invoices", "id,payments"):
                 for invoice in invoices:
                     if invoice.get("payments"):
-                        yield from (str(p["id"]) for p in self._invoice_payments(invoice))
+                        yield from (str(p["id"]) for p in self._invoice_payments(invoice["id"]))
             return
         for path in self._streams(entity):
             for _last, rows in self._pages(path, "id"):

@@ -97,8 +97,6 @@ class ManageHostedApi(EmbedHandshake):
                     "tampered", "ConnectWise did not confirm your sign-in (it refused the member hash); "
                     "reload the ConnectWise screen."
                 ) from None
-            if exc.status == 404:
-                raise EmbedRefused("unknown-member", "ConnectWise knows no member signed in with this hash.") from None
             raise
         identifier = info.get("identifier") if isinstance(info, Mapping) else None
         if not isinstance(identifier, str) or identifier.casefold() != member_id.casefold():

@@ -9,7 +9,7 @@ and names where the signing key is in the body, ``Metadata.key_url``
 (``…/{codebase}/system/callbackkey/index.rails?companyName=…&id=<guid>`` →
 ``{"signing_key": "…"}``). A forger controls that URL as much as the rest of the body, so
 the URL is trusted only on **the connection's own site** (:mod:`.sites`: scheme, host and
-port) and only for **the connection's company** (``companyName`` and the body's
+port), only at ConnectWise's key path, and only for **the connection's company** (``companyName`` and the body's
 ``CompanyId`` — a cloud host serves many companies); anything else is refused before any
 request is made. Keys are cached per connection and URL (:data:`KEY_TTL_SECONDS`); when a
 signature does not match a cached key that is a little old, the key is fetched once more
@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ from .sites import site_origins
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-content-signature"
+KEY_PATH = "/system/callbackkey/index.rails"
+"""Where on the site ConnectWise serves callback signing keys (after the codebase)."""
 ACTIONS = ("added", "updated", "deleted")
 CALLBACK_ENTITIES = {"ticket": "ticket", "time": "time_entry"}
 """Callback ``Type`` → the canonical entity Podium fetches (the types ``register-callbacks``
@@ -160,8 +163,9 @@ class ConnectWiseCallbacks(WebhookVerifier):
             origin = origin_of(key_url)
         except ValueError:
             origin = ""
-        if origin not in site_origins(self.source.config["site"]):
-            raise WebhookRejected("foreign-key-url", "The delivery's key_url is not on this connection's site.")
+        path = re.sub("/+", "/", urlsplit(key_url).path).lower()
+        if origin not in site_origins(self.source.config["site"]) or not path.endswith(KEY_PATH):
+            raise WebhookRejected("foreign-key-url", "The delivery's key_url is not this connection's key URL.")
         company = self.source.config["company_id"].casefold()
         named = dict(parse_qsl(urlsplit(key_url).query)).get("companyName", "")
         if named.casefold() != company or str(payload.get("CompanyId") or "").casefold() != company:
@@ -203,7 +207,8 @@ class ConnectWiseCallbacks(WebhookVerifier):
                 raise
         key = answer.get("signing_key") if isinstance(answer, Mapping) else None
         if not isinstance(key, str) or not key:
-            raise WebhookRejected("unverifiable", "ConnectWise's key_url answered without a signing_key.", status=503)
+            raise WebhookRejected("key-unavailable", "ConnectWise's key_url answered without a signing_key.",
+                                  status=503)
         return key
 
 

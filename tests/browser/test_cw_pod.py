@@ -8,7 +8,8 @@ frames a pod. The pod runs the Hosted API handshake (``ready`` → ``MessageFram
 connector synced and the identity resolver linked by e-mail.
 
 One stage per module (rendering and syncing a world is the slow part): a world whose last
-day is today, so the pod's month has figures; Podium on SQLite with the ConnectWise, whoami
+day is today, with a time entry of each chosen member starting now, so the pod's month has
+figures whatever the date; Podium on SQLite with the ConnectWise, whoami
 and live plugins; its job queue worked by a thread, so callbacks from the simulator's live
 world land while the tests watch. Refusals that need no browser are checked against
 Podium's session endpoint directly (they run without Chromium too).
@@ -29,6 +30,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from flask import Flask, jsonify
 from playwright.sync_api import Browser, FrameLocator, Page, expect
 from podium.app import create_app
 from podium.connections import create_connection
@@ -45,21 +47,25 @@ from podium_connectwise.callbacks import register_callbacks
 from podium_connectwise.simulator import WorldStore, create_simulator_app
 from podium_connectwise.simulator.delivery import CallbackPoster
 from podium_connectwise.simulator.hostpage import register_pod
-from podium_connectwise.simulator.live import Change, LiveWorld, run_live
+from podium_connectwise.simulator.live import TECHNICIANS, Change, LiveWorld, run_live
 from podium_connectwise.simulator.params import ListQuery
 from podium_connectwise.simulator.render import load_world
 from podium_connectwise.simulator.resources import RESOURCES
+from podium_connectwise.simulator.store import utc_stamp
 from sqlalchemy import select
 
 from tests.conftest import TEST_SECRET_KEY
 from tests.connectwise.live import CODEBASE, CREDENTIALS, serve
 
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=10_000)
 
 SETTLE_SECONDS = 60.0
 """A generous bound for a live change to reach Podium's store."""
 ENTITIES = ("identity", "client", "ticket", "time_entry")
 TODAY = dt.datetime.now(dt.UTC).date()
+CONFIG = {"company_id": CREDENTIALS.company_id, "public_key": CREDENTIALS.public_key,
+          "private_key": CREDENTIALS.private_key, "client_id": CREDENTIALS.client_id, "allow_http": True}
+"""A connection to the simulator, less its ``site``."""
 WORLD = WorldConfig(technicians=6, clients=4, days=35, tickets_per_tech_day=0.5, start=TODAY - dt.timedelta(days=34))
 
 
@@ -108,10 +114,11 @@ class CwStage:
 
     def counts(self, identifier: str) -> dict[str, Any]:
         """What the whoami pod must show for the member: this month's figures from the store."""
+        person_id = self.person(identifier).id
         with self.podium.db.session(self.tenant_id) as session:
             zone = session.get(Tenant, self.tenant_id).time_zone
             start, end = month_bounds(dt.datetime.now(zoneinfo.ZoneInfo(zone)).date(), zone)
-            return person_counts(session, session.get(Person, self.person(identifier).id), start, end)
+            return person_counts(session, session.get(Person, person_id), start, end)
 
     def claims(self, member: str, **changes: str) -> dict[str, str]:
         """What Manage's host page hands a pod for ``member``."""
@@ -135,8 +142,7 @@ def _runtime(folder: Path, database_url: str, **overrides: Any) -> Podium:
 
 
 def _linked_technicians(podium: Podium, store: WorldStore, tenant_id: int, connection_id: int) -> tuple[str, str]:
-    rows = store.page(RESOURCES["members"], ListQuery(conditions='licenseClass = "F" and inactiveFlag = False',
-                                                      page_size=100))
+    rows = store.page(RESOURCES["members"], ListQuery(conditions=TECHNICIANS, page_size=100))
     technicians = {int(row_id) for row_id, _ in rows}
     with podium.db.session(tenant_id) as session:
         linked = session.scalars(select(Identity).where(
@@ -144,6 +150,17 @@ def _linked_technicians(podium: Podium, store: WorldStore, tenant_id: int, conne
         chosen = sorted(i.vendor_key for i in linked if i.vendor_key and int(i.external_id) in technicians)
     assert len(chosen) >= 2, "the world links at least two technicians by e-mail"
     return chosen[0], chosen[1]
+
+
+def _work_started_now(store: WorldStore, members: tuple[str, ...]) -> None:
+    """Move one time entry of each member to start now, so the pod's month has figures whatever today is."""
+    start = dt.datetime.now(dt.UTC)
+    for member in members:
+        entry_id = store.page(RESOURCES["time_entries"],
+                              ListQuery(conditions=f'member/identifier = "{member}"', page_size=1))[0][0]
+        store.update("time_entries", entry_id, {"timeStart": utc_stamp(start),
+                                                "timeEnd": utc_stamp(start + dt.timedelta(minutes=30)),
+                                                "actualHours": 0.5})
 
 
 @pytest.fixture(scope="module")
@@ -161,14 +178,16 @@ def cw_stage(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
         podium = _runtime(folder, database_url)
         tenant_id = tenant_for(podium, world)
         load_org(podium, tenant_id, world, ORG_BEFORE_RECORDS)
-        config = {"site": site, "company_id": CREDENTIALS.company_id, "public_key": CREDENTIALS.public_key,
-                  "private_key": CREDENTIALS.private_key, "client_id": CREDENTIALS.client_id, "allow_http": True}
         with podium.db.session(tenant_id) as session:
-            connection_id = create_connection(podium, session, tenant_id, "connectwise", "Manage", config).id
+            connection_id = create_connection(podium, session, tenant_id, "connectwise", "Manage",
+                                              {**CONFIG, "site": site}).id
         for entity in ENTITIES:
             assert sync_entity(podium, tenant_id, connection_id, entity).ok
         with podium.db.session(tenant_id) as session:
             identities.link_by_email(session, "test")
+        members = _linked_technicians(podium, store, tenant_id, connection_id)
+        _work_started_now(store, members)
+        assert sync_entity(podium, tenant_id, connection_id, "time_entry").ok
         with serve(create_app(podium, run_jobs=False)) as served:
             podium_base = served.replace("127.0.0.1", "localhost")
             ref = embed_ref(podium, connection_id)
@@ -184,7 +203,7 @@ def cw_stage(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
                     podium=podium, store=store, tenant_id=tenant_id, connection_id=connection_id, site=site,
                     podium_base=podium_base,
                     ticket_id=store.page(RESOURCES["service_tickets"], ListQuery(page_size=1))[0][0],
-                    members=_linked_technicians(podium, store, tenant_id, connection_id), requests=log,
+                    members=members, requests=log,
                 )
             finally:
                 worker.stop()
@@ -223,7 +242,7 @@ def test_the_pod_shows_the_manage_member_and_their_counts(cw_stage: CwStage, pag
     assert policy.endswith(f"; frame-ancestors {cw_stage.site}"), policy
     expect(pod.locator("#whoami-name")).to_have_text(cw_stage.person(member).display_name)
     counts = cw_stage.counts(member)
-    assert counts["time_entries"] > 0, "the world's last day is today: the member has work this month"
+    assert counts["time_entries"] > 0, "the member has work this month (an entry starts now)"
     expect_counts(pod, counts)
     expect(pod.locator(".meta")).to_contain_text("signed in via embed")
     expect(page.locator("iframe.pod")).to_have_attribute("data-onload", "success")
@@ -247,7 +266,8 @@ def test_switching_the_manage_member_switches_the_pod(cw_stage: CwStage, page: P
 def test_a_tampered_member_hash_is_refused(cw_stage: CwStage, page: Page) -> None:
     pod = open_screen(page, cw_stage.screen(cw_stage.members[0], tamper=True))
     expect(pod.locator("#pod")).to_have_attribute("data-reason", "tampered")
-    expect(pod.locator("#pod-signin-reason")).to_contain_text("ConnectWise did not confirm your sign-in")
+    expect(pod.locator(".refusal")).to_have_text(
+        "ConnectWise did not confirm your sign-in (it refused the member hash); reload the ConnectWise screen.")
     expect(pod.locator("#whoami-name")).to_have_count(0)
 
 
@@ -258,6 +278,19 @@ def test_a_page_on_another_origin_cannot_frame_the_pod(cw_stage: CwStage, page: 
     page.wait_for_load_state("load")
     assert page.frame_locator("iframe.pod").locator("#pod").count() == 0, \
         "frame-ancestors names only the connection's site"
+
+
+def test_the_host_page_substitutes_manages_tokens_on_each_screen(cw_stage: CwStage) -> None:
+    company_id = cw_stage.store.page(RESOURCES["companies"], ListQuery(page_size=1))[0][0]
+    member = cw_stage.members[0]
+    with httpx.Client(timeout=10) as http:
+        index = http.get(f"{cw_stage.site}/manage/", params={"member": member}).text
+        screens = {screen: http.get(f"{cw_stage.site}/manage/{screen}/{record_id}", params={"member": member}).text
+                   for screen, record_id in (("ticket", cw_stage.ticket_id), ("company", company_id))}
+    assert f"/manage/company/{company_id}?member={member}" in index
+    assert "Pod on ticket: Podium: who am I" in index
+    for screen, record_id in (("ticket", cw_stage.ticket_id), ("company", company_id)):
+        assert f"&amp;id={record_id}&amp;screen={screen}" in screens[screen], screen
 
 
 # -- refusals at Podium's session endpoint ----------------------------------------------
@@ -275,9 +308,7 @@ def test_unknown_unlinked_and_foreign_members_get_clear_refusals(cw_stage: CwSta
     member = cw_stage.members[0]
     with cw_stage.podium.db.session(cw_stage.tenant_id) as session:
         fresh = create_connection(cw_stage.podium, session, cw_stage.tenant_id, "connectwise", "Manage (no sync)",
-                                  {"site": cw_stage.site, "company_id": CREDENTIALS.company_id,
-                                   "public_key": CREDENTIALS.public_key, "private_key": CREDENTIALS.private_key,
-                                   "client_id": CREDENTIALS.client_id, "allow_http": True}).id
+                                  {**CONFIG, "site": cw_stage.site}).id
     cases = {
         "unknown": cw_stage.exchange(cw_stage.claims(member), connection_id=fresh),
         "unlinked": cw_stage.exchange(cw_stage.claims("Workflow")),
@@ -294,6 +325,28 @@ def test_unknown_unlinked_and_foreign_members_get_clear_refusals(cw_stage: CwSta
     }
     for answer in cases.values():
         assert cw_stage.store.member_hash(member) not in answer.text
+
+
+def test_a_hash_connectwise_attributes_to_another_member_is_refused(cw_stage: CwStage) -> None:
+    """A site answering ``myMembers/info`` with someone else (a stand-in on its own socket)."""
+    answers = iter([({"Codebase": CODEBASE, "CompanyID": CREDENTIALS.company_id}, 200),
+                    ({"id": 999, "identifier": "someoneelse"}, 200)])
+    asked: list[str] = []
+    impostor = Flask("impostor")
+
+    @impostor.get("/<path:path>")
+    def answer(path: str) -> Any:
+        asked.append(path)
+        body, status = next(answers)
+        return jsonify(body), status
+
+    with serve(impostor) as site:
+        with cw_stage.podium.db.session(cw_stage.tenant_id) as session:
+            connection_id = create_connection(cw_stage.podium, session, cw_stage.tenant_id, "connectwise", "Impostor",
+                                              {**CONFIG, "site": site}).id
+        refused = cw_stage.exchange(cw_stage.claims(cw_stage.members[0]), origin=site, connection_id=connection_id)
+    assert (refused.status_code, refused.json()["errors"]["session"]) == (403, ["tampered"])
+    assert asked == [f"login/companyinfo/{CREDENTIALS.company_id}", f"{CODEBASE}apis/3.0/system/myMembers/info"]
 
 
 def test_a_verified_member_is_remembered_for_a_while(cw_stage: CwStage) -> None:

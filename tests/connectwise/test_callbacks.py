@@ -10,14 +10,19 @@ simulator. Podium's database is the suite's ``database_url`` (SQLite and Postgre
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
+import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -33,6 +38,7 @@ from podium.sync import sync_entity
 from podium_connectwise import podium_register_commands
 from podium_connectwise import webhooks as cw_webhooks
 from podium_connectwise.callbacks import register_callbacks
+from podium_connectwise.expiring import ExpiringCache
 from podium_connectwise.simulator.delivery import SIGNING_KEY_META, CallbackPoster, sign, signing_key
 from podium_connectwise.simulator.live import Change, LiveWorld, run_live
 from podium_connectwise.simulator.params import ListQuery
@@ -55,12 +61,14 @@ class Recorder:
 
     def __init__(self, answers: Callable[[int], tuple[Any, int]]) -> None:
         self.requests: list[tuple[str, str, bytes]] = []
+        self.signatures: list[str | None] = []
         self.app = Flask("recorder")
 
         @self.app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
         @self.app.route("/<path:path>", methods=["GET", "POST"])
         def any_path(path: str) -> Any:
             self.requests.append((request.method, request.full_path, request.get_data()))
+            self.signatures.append(request.headers.get("x-content-signature"))
             body, status = answers(len(self.requests))
             return jsonify(body), status
 
@@ -109,9 +117,9 @@ class Hooks:
         """The callback entry of ``kind`` registered for this connection."""
         return next(e for e in self.live.send("GET", "system/callbacks").json() if e["type"] == kind)
 
-    def body(self, kind: str, action: str, record_id: int, record: dict[str, Any] | None,
-             **changes: Any) -> dict[str, Any]:
-        return {**self.poster.payload(self.entry(kind), action, record_id, record, "jlee"), **changes}
+    def body(self, kind: str, action: str, record_id: int, record: dict[str, Any] | None) -> dict[str, Any]:
+        """The payload ConnectWise would post to this connection's ``kind`` callback."""
+        return self.poster.payload(self.entry(kind), action, record_id, record, "jlee")
 
     def post(self, payload: dict[str, Any], *, key: str | None = None, signature: str | None = None,
              url: str | None = None) -> httpx.Response:
@@ -170,6 +178,19 @@ def test_both_sides_sign_as_connectwise_documents() -> None:
     assert cw_webhooks.signature("known-answer-key", b'{"ID":42}') == expected
 
 
+def test_the_caches_forget_after_their_time_and_beyond_their_size() -> None:
+    """Signing keys, verified members and seen message ids live in this cache."""
+    now = [0.0]
+    cache: ExpiringCache[str, int] = ExpiringCache(ttl=10, size=2, clock=lambda: now[0])
+    assert cache.add("a", 1) and not cache.add("a", 2), "a live key is a repeat"
+    assert cache.get("a") == 1
+    now[0] = 10.0
+    assert cache.get("a") is None and cache.add("a", 3), "an expired key is gone"
+    cache.put("b", 4)
+    cache.put("c", 5)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, 4, 5), "the oldest makes room"
+
+
 # -- valid, forged, replayed, out of order, burst, deleted -------------------------------
 
 
@@ -209,6 +230,9 @@ def test_forged_unsigned_and_misdirected_deliveries_are_refused_and_queue_nothin
     }
     unknown = hooks.post(payload, url=f"{hooks.url}/hooks/{'x' * 43}?recordId={ticket_id}")
     assert (unknown.status_code, unknown.content) == (404, b""), "an unknown token learns nothing"
+    too_big = hooks.http.post(f"{hooks.hook}{ticket_id}", content=b"{" + b" " * (1 << 20) + b"}",
+                              headers={"x-content-signature": "x"})
+    assert too_big.status_code == 413
     signed_but_broken = hooks.post({**payload, "Action": "exploded"})
     assert (signed_but_broken.status_code, signed_but_broken.json()["errors"]["delivery"]) == (400, ["unreadable"])
     assert hooks.fetch_jobs() == []
@@ -221,10 +245,28 @@ def test_a_key_url_off_the_connections_site_is_refused_without_asking_it(hooks: 
     path = payload["Metadata"]["key_url"].split("/", 3)[3]
     port = hooks.live.site.rsplit(":", 1)[1]
     with serve(attacker.app) as foreign:
-        for key_url in (f"{foreign}/{path}", f"http://localhost:{port}/{path}", f"https://127.0.0.1:{port}/{path}"):
+        for key_url in (f"{foreign}/{path}", f"http://localhost:{port}/{path}", f"https://127.0.0.1:{port}/{path}",
+                        f"{hooks.live.site}/{CODEBASE}apis/3.0/system/members?{path.split('?')[1]}"):
             answer = hooks.post({**payload, "Metadata": {"key_url": key_url}}, key="attackers-key")
             assert (answer.status_code, answer.json()["errors"]["delivery"]) == (401, ["foreign-key-url"]), key_url
     assert attacker.requests == [], "the foreign host was never asked for a key"
+    assert hooks.fetch_jobs() == []
+
+
+def test_a_key_the_site_cannot_give_is_a_503_and_queues_nothing(hooks: Hooks, cw: Kit) -> None:
+    broken = Recorder(lambda n: ({"code": "InternalServerError"}, 500) if n == 1 else ({"nothing": "here"}, 200))
+    ticket_id = service_ticket_ids(hooks.live, 1)[0]
+    payload = hooks.body("ticket", "updated", ticket_id, hooks.ticket_record(ticket_id))
+    with serve(broken.app) as site:
+        connection_id = cw.connection(hooks.podium, hooks.tenant_id, cw.config(hooks.live, site=site), name="Broken")
+        with hooks.podium.db.session(hooks.tenant_id) as session:
+            token = session.get(Connection, connection_id).webhook_token
+        moved = {**payload, "Metadata": {"key_url": site + "/" + payload["Metadata"]["key_url"].split("/", 3)[3]}}
+        answers = [hooks.post(moved, key="any", url=f"{hooks.url}/hooks/{token}?recordId={ticket_id}")
+                   for _ in range(2)]
+    assert [(a.status_code, a.json()["errors"]["delivery"]) for a in answers] == [
+        (503, ["vendor-unreachable"]), (503, ["key-unavailable"])]
+    assert [path for _method, path, _body in broken.requests] == [moved["Metadata"]["key_url"].split(site, 1)[1]] * 2
     assert hooks.fetch_jobs() == []
 
 
@@ -235,7 +277,7 @@ def test_a_replayed_delivery_is_dropped_and_a_repeated_change_is_harmless(hooks:
     first, replay = hooks.post(payload), hooks.post(payload)
     assert (first.status_code, first.json(), replay.status_code, replay.json()) == (
         202, {"queued": 1}, 202, {"queued": 0})
-    again = hooks.post({**hooks.body("ticket", "updated", ticket_id, record)})  # the same change, a new MessageId
+    again = hooks.post(hooks.body("ticket", "updated", ticket_id, record))  # the same change, a new MessageId
     assert (again.status_code, again.json()) == (202, {"queued": 1})
     assert len(hooks.fetch_jobs()) == 1, "queued twice, fetched once: the ids merged into the pending fetch"
     assert hooks.run_jobs() == 1
@@ -260,11 +302,14 @@ def test_out_of_order_deliveries_end_in_connectwises_current_state(hooks: Hooks)
     assert hooks.ticket(ticket_id).summary == "Second edit"
 
 
-def test_a_burst_coalesces_into_one_fetch(hooks: Hooks) -> None:
+def test_a_burst_coalesces_into_one_fetch(hooks: Hooks, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="werkzeug")  # every request line of both servers
     ticket_ids = service_ticket_ids(hooks.live, 12)
     for n, ticket_id in enumerate(ticket_ids):
         record = hooks.live.store.update("service_tickets", ticket_id, {"summary": f"Burst {n}"})
         assert [d.attempts for d in hooks.poster.announce("ticket", "updated", ticket_id, record, "jlee")] == [(202,)]
+    key_requests = [r for r in caplog.records if "/system/callbackkey/" in r.getMessage()]
+    assert len(key_requests) == 1, "the signing key was fetched once and then cached"
     jobs = hooks.fetch_jobs()
     assert len(jobs) == 1 and sorted(jobs[0].kwargs["external_ids"]) == sorted(map(str, ticket_ids))
     assert hooks.run_jobs() == 1
@@ -326,6 +371,64 @@ def test_the_simulator_retries_as_connectwise_does(cw_live: Live) -> None:
     poster.http.close()
     assert outcomes == {"busy then fine": (429, 409, 204), "always gone": (404, 404, 404), "broken": (500,)}
     assert slept == [2.0, 4.0, 2.0, 4.0]
+
+
+@contextlib.contextmanager
+def simulator_process(db: str, *options: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``podium simulate connectwise`` with ``options`` as its own process; yields its site and the process."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = "from podium_connectwise.simulator.cli import connectwise; connectwise()"
+    args = [sys.executable, "-c", command, "--port", str(port), "--company-id", CREDENTIALS.company_id,
+            "--public-key", CREDENTIALS.public_key, "--client-id", CREDENTIALS.client_id, "--db", db,
+            "--technicians", "6", "--clients", "3", "--days", "5", *options]
+    env = {**os.environ, "PODIUM_SIM_CW_PRIVATE_KEY": CREDENTIALS.private_key}
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    site = f"http://127.0.0.1:{port}"
+    try:
+        assert settled(lambda: process.poll() is not None or _answers(site)), "the simulator started"
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        yield site, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _answers(site: str) -> bool:
+    try:
+        httpx.get(f"{site}/login/companyinfo/x", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def test_the_simulator_command_goes_live_and_calls_back_signed(tmp_path: Path) -> None:
+    receiver = Recorder(lambda _n: ({}, 202))
+    pod = "http://localhost:5000/pods/whoami?c=ref&id=[cw_id]&screen=[cw_screen]"
+    with serve(receiver.app) as url, simulator_process(str(tmp_path / "cw.db"), "--live", "--live-interval", "0.2",
+                                                       "--pod", pod) as (site, process), \
+            httpx.Client(timeout=10) as http:
+        live = Live(site, store=None, http=http)  # type: ignore[arg-type]
+        created = live.send("POST", "system/callbacks", json={
+            "url": f"{url}/hook?recordId=", "objectId": 1, "type": "ticket", "level": "owner"})
+        assert created.status_code == 201
+        assert settled(lambda: bool(receiver.requests)), "the live world called back"
+        method, path, body = receiver.requests[0]
+        payload = json.loads(body)
+        key = http.get(payload["Metadata"]["key_url"]).json()["signing_key"]
+        screens = http.get(f"{site}/manage/").text
+    assert (method, path) == ("POST", f"/hook?recordId={payload['ID']}")
+    assert set(payload) == {"Action", "CallbackObjectRecId", "CompanyId", "Entity", "FromUrl", "ID", "MemberId",
+                            "MessageId", "Metadata", "PartnerId", "ProductInstanceId", "Type"}
+    assert (payload["Type"], payload["CompanyId"], payload["CallbackObjectRecId"]) == (
+        "ticket", CREDENTIALS.company_id, created.json()["id"])
+    assert json.loads(payload["Entity"])["id"] == payload["ID"], "Entity is the record as a JSON string"
+    assert receiver.signatures[0] == cw_webhooks.signature(key, body)
+    assert "Pod on ticket" in screens and "Pod on company" in screens
+    log = process.stderr.read() if process.stderr else ""
+    assert f"callback {created.json()['id']}: 202" in log, "each change is reported with what the receiver answered"
+    assert CREDENTIALS.private_key not in log
 
 
 # -- register-callbacks ----------------------------------------------------------------

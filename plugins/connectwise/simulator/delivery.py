@@ -100,10 +100,6 @@ class Delivery:
     message_id: str
     attempts: tuple[int | str, ...]
 
-    @property
-    def delivered(self) -> bool:
-        return any(isinstance(a, int) and 200 <= a < 300 for a in self.attempts)
-
 
 @dataclass
 class CallbackPoster:

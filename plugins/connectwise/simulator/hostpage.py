@@ -34,6 +34,7 @@ from werkzeug.exceptions import NotFound
 
 from podium.embed import origin_of
 
+from .live import TECHNICIANS
 from .params import ListQuery
 from .resources import RESOURCES
 from .store import WorldStore
@@ -41,7 +42,6 @@ from .store import WorldStore
 SETUPS_META = "hosted_api_setups"
 SCREENS = ("ticket", "company")
 SCREEN_RESOURCES = {"ticket": "service_tickets", "company": "companies"}
-TECHNICIANS = 'licenseClass = "F" and inactiveFlag = False'
 LINKS_PER_SCREEN = 5
 
 bp = Blueprint("hostpage", __name__, url_prefix="/manage", template_folder="templates",

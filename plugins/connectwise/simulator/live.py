@@ -46,6 +46,7 @@ WORKED_BOARDS = (1, 2)
 OPEN = f"closedFlag = False and dateResolved = null and board/id in ({', '.join(map(str, WORKED_BOARDS))})"
 DONE = f"board/id in ({', '.join(map(str, WORKED_BOARDS))}) and (closedFlag = True or dateResolved != null)"
 TECHNICIANS = 'licenseClass = "F" and inactiveFlag = False'
+"""Members who work tickets (the rest are API and workflow accounts)."""
 KINDS = {"new_ticket": 3, "add_note": 3, "log_time": 4, "resolve": 2, "reopen": 1}
 """Relative weights of the changes a tick makes."""
 NEW_TICKET_FIELDS = ("recordType", "board", "company", "contact", "contactName", "type", "subType", "item",
