@@ -5,11 +5,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install services bench clean
+.PHONY: demo test install services clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip "setuptools>=70.1" wheel
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -26,10 +26,6 @@ test: $(STAMP) services
 
 services:
 	scripts/ensure_services.sh
-
-## Benchmarks are run on demand, never by the test suite.
-bench: $(STAMP) services
-	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) instance/demo .pytest_cache
