@@ -484,6 +484,15 @@ def sync_connection(
     _raise_for(sync.sync_connection(podium, tenant_id, connection_id, full=full, trigger=trigger))
 
 
+def reconcile_ids(
+    podium: Podium, *, tenant_id: int, connection_id: int, entity: str, trigger: str = "scheduler"
+) -> None:
+    """Delete the records of one entity that the vendor no longer has (nightly)."""
+    from podium import sync  # noqa: PLC0415
+
+    _raise_for([sync.reconcile_ids(podium, tenant_id, connection_id, entity, trigger=trigger)])
+
+
 def _sync_key(a: Mapping[str, Any]) -> str:
     return f"sync-{a['tenant_id']}-{a['connection_id']}-{a['entity']}" + ("-full" if a.get("full") else "")
 
@@ -501,6 +510,11 @@ for _jt in (
     JobType(
         "sync_connection", sync_connection, timeout=4 * 3600, max_attempts=2, backoff=(300,), queue="sync",
         key=lambda a: f"syncall-{a['tenant_id']}-{a['connection_id']}" + ("-full" if a.get("full") else ""),
+    ),
+    # Lists every id of the entity (a page per thousand) after waiting for its lease.
+    JobType(
+        "reconcile_ids", reconcile_ids, timeout=3600, max_attempts=2, backoff=(900,), queue="sync",
+        key=lambda a: f"reconcile-{a['tenant_id']}-{a['connection_id']}-{a['entity']}",
     ),
 ):
     register_job_type(_jt)

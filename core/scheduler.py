@@ -18,8 +18,12 @@ ticks at a time and a standby takes over when it dies. RQ's ``CronScheduler`` wa
 used: it is marked beta and takes no lock (anchors §5.2), and the due check needs the
 database anyway. Without Redis the database-queue worker thread calls :meth:`Scheduler.tick`.
 
-No nightly delete reconciliation is scheduled: :mod:`podium.sync` has no entry point for
-it yet (connectors already offer ``list_ids``).
+Once a night (after ``reconcile_hour_utc``, 03:00 UTC unless configured) it also enqueues a
+``reconcile_ids`` job (``reconcile-<tenant>-<connection>-<entity>``) for each entity whose
+connector can list its ids, so records deleted in the vendor leave Podium too
+(:func:`podium.sync.reconcile_ids`). "Done tonight" is read from ``sync_runs`` as well
+(reconciliations are recorded as ``<entity>:reconcile``), and an entity never synced has
+nothing to reconcile; one first synced after last night's hour waits for tonight's.
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ from podium.config import Config
 from podium.jobs import Enqueued, enqueue, redis_client
 from podium.models import Connection, SyncRun, utcnow
 from podium.runtime import Podium
+from podium.sync import RECONCILE_RUN_SUFFIX, reconcilable_entities
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_MINUTES = 15
+DEFAULT_RECONCILE_HOUR_UTC = 3
 TICK_SECONDS = 60.0
 LOCK_NAME = "podium:scheduler"
 
@@ -57,6 +63,20 @@ def sync_interval(config: Config) -> dt.timedelta:
     return dt.timedelta(minutes=minutes)
 
 
+def reconcile_hour(config: Config) -> int:
+    """The hour (UTC) after which each night's id reconciliation is due: ``reconcile_hour_utc``, else 3."""
+    hour = int(config.extra.get("reconcile_hour_utc", DEFAULT_RECONCILE_HOUR_UTC))
+    if not 0 <= hour <= 23:
+        raise ValueError(f"reconcile_hour_utc must be an hour from 0 to 23, not {hour}")
+    return hour
+
+
+def last_night(now: dt.datetime, hour: int) -> dt.datetime:
+    """The latest ``hour``:00 UTC at or before ``now``: the night a reconciliation belongs to."""
+    today = now.astimezone(dt.UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return today if today <= now else today - dt.timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class DueSync:
     tenant_id: int
@@ -70,48 +90,63 @@ class Scheduler:
     def __init__(self, podium: Podium, interval: dt.timedelta | None = None) -> None:
         self.podium = podium
         self.interval = interval or sync_interval(podium.config)
+        self.reconcile_hour = reconcile_hour(podium.config)
 
     def due(self, now: dt.datetime | None = None) -> list[DueSync]:
         """Entities of enabled connections whose last sync started an interval ago or never."""
-        now = now or utcnow()
+        return self._due(now or utcnow())[0]
+
+    def due_reconciliations(self, now: dt.datetime | None = None) -> list[DueSync]:
+        """Entities to reconcile: synced before, and not reconciled since last night's hour."""
+        return self._due(now or utcnow())[1]
+
+    def _due(self, now: dt.datetime) -> tuple[list[DueSync], list[DueSync]]:
         with self.podium.db.session() as session:  # unscoped: the scheduler serves every tenant
             connections = session.execute(
                 select(Connection.tenant_id, Connection.id, Connection.vendor)
                 .where(Connection.status != "disabled")
                 .order_by(Connection.tenant_id, Connection.id)
             ).all()
-            last_started = {
-                (connection_id, entity): started
-                for connection_id, entity, started in session.execute(
-                    select(SyncRun.connection_id, SyncRun.entity, func.max(SyncRun.started_at))
+            started = {
+                (connection_id, entity): (first, last)
+                for connection_id, entity, first, last in session.execute(
+                    select(SyncRun.connection_id, SyncRun.entity, func.min(SyncRun.started_at),
+                           func.max(SyncRun.started_at))
                     .group_by(SyncRun.connection_id, SyncRun.entity)
                 )
             }
-        due: list[DueSync] = []
+        night = last_night(now, self.reconcile_hour)
+        syncs: list[DueSync] = []
+        reconciliations: list[DueSync] = []
         for tenant_id, connection_id, vendor in connections:
             try:
-                entities = self.podium.plugins.data_sources.get(vendor).entities()
+                source = self.podium.plugins.data_sources.get(vendor)
             except KeyError:
                 log.warning("connection %s: connector %r is not loaded; not scheduled", connection_id, vendor)
                 continue
-            for entity in entities:
-                started = last_started.get((connection_id, entity))
-                if started is None or started <= now - self.interval:
-                    due.append(DueSync(tenant_id, connection_id, entity))
-        return due
+            for entity in source.entities():
+                last_sync = started.get((connection_id, entity), (None, None))[1]
+                if last_sync is None or last_sync <= now - self.interval:
+                    syncs.append(DueSync(tenant_id, connection_id, entity))
+            for entity in reconcilable_entities(source):
+                first_sync = started.get((connection_id, entity), (None, None))[0]
+                last_reconcile = started.get((connection_id, entity + RECONCILE_RUN_SUFFIX), (None, None))[1]
+                if first_sync is not None and (last_reconcile or first_sync) < night:
+                    reconciliations.append(DueSync(tenant_id, connection_id, entity))
+        return syncs, reconciliations
 
     def tick(self, now: dt.datetime | None = None) -> list[Enqueued]:
-        """Enqueue every due sync (a pending one is joined, not duplicated)."""
+        """Enqueue every due sync and reconciliation (a pending one is joined, not duplicated)."""
+        syncs, reconciliations = self._due(now or utcnow())
         enqueued = [
-            enqueue(
-                self.podium, "sync_entity", tenant_id=d.tenant_id, connection_id=d.connection_id,
-                entity=d.entity, trigger="scheduler",
-            )
-            for d in self.due(now)
+            enqueue(self.podium, job_type, tenant_id=d.tenant_id, connection_id=d.connection_id,
+                    entity=d.entity, trigger="scheduler")
+            for job_type, due in (("sync_entity", syncs), ("reconcile_ids", reconciliations))
+            for d in due
         ]
         created = sum(e.created for e in enqueued)
         if created:
-            log.info("scheduler: %d sync jobs queued (%d already pending)", created, len(enqueued) - created)
+            log.info("scheduler: %d jobs queued (%d already pending)", created, len(enqueued) - created)
         return enqueued
 
     def run(self, *, once: bool = False, tick_seconds: float = TICK_SECONDS, stop: threading.Event | None = None) -> int:

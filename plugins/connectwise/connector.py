@@ -23,6 +23,10 @@ What it asks ConnectWise, and how (facts §1.1–§1.10):
   lives — the engine syncs a whole connection with one instance, so the ticket scan's
   trails serve the ticket-event scan and survey attribution — and a page's trails are
   fetched a few at a time, each request still taking its permit from the request budget.
+  With a cap, the ticket scan also keeps the stored state of the tickets it changes, which
+  the ticket-event scan of the same connection sync compares with; a ticket-event sync on
+  its own compares with the stored tickets, so it finds the changes a ticket sync has not
+  landed yet.
 
 Canonical fields ConnectWise cannot supply are left empty and listed in
 ``docs/connectwise.md`` (SLA due times, revenue categories, project billable amounts).
@@ -62,9 +66,10 @@ EVENT_TICKET_FIELDS = "id,board,status,team,owner,closedFlag,dateResolved,_info"
 CONCURRENT_REQUESTS = 4
 """Per-record requests of one page (audit trails, additions, payments) sent at once: each is
 small, so a first sync mostly waits on round trips; four keeps the load on a vendor modest."""
-RECORD_MEMORY = 100_000
-"""Most per-record answers (a parsed audit trail is ~1 KB) one connector instance keeps for
-the next entity to reuse; past it, they are still fetched, just not kept."""
+RECORD_MEMORY = 250_000
+"""Most per-record answers one connector instance keeps for the next entity to reuse (a
+parsed audit trail takes ~0.8 KB: at most ~200 MB, reached only by a first sync of a large
+account); past it, answers are still fetched, just not kept."""
 STREAMS: dict[str, tuple[str, ...]] = {
     "identity": ("system/members",),
     "client": ("company/companies",),
@@ -398,11 +403,30 @@ class ConnectWiseManage(DataSource):
     def _tickets(self, path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         project = path == PROJECT_STREAM
         trails = self._trails_of(path, [row for row in rows if row.get("dateResolved")])
-        return [
+        records = [
             mapping.ticket(row, self._ticket_context, project=project,
                            resolved_by=self._resolver(path, row, trails.get(self._trail_key(path, row))))
             for row in rows
         ]
+        self._keep_stored_states(path, rows, records)
+        return records
+
+    def _keep_stored_states(self, path: str, rows: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
+        """Before a page of tickets lands, keep what Podium stored of each ticket whose status,
+        owner or tier it changes — when an audit cap is set, for this sync's ticket-event scan:
+        by then the stored ticket is the new one, and a snapshot difference would find nothing."""
+        stored_records = self.context.stored_records
+        if stored_records is None or self.config.get("audit_requests_per_sync") is None:
+            return
+        stored = stored_records("ticket", [record["external_id"] for record in records])
+        for row, record in zip(rows, records, strict=True):
+            before = stored.get(record["external_id"])
+            if before is not None and history.ticket_state(before) != history.ticket_state(record):
+                self._remember(self._stored_key(path, row), before)
+
+    @staticmethod
+    def _stored_key(path: str, ticket: Mapping[str, Any]) -> VersionKey:
+        return f"stored {path}", ticket["id"], mapping.info(ticket, "lastUpdated")
 
     def _resolver(self, path: str, row: Mapping[str, Any], trail: list[history.AuditChange] | None) -> str | None:
         """Who resolved a resolved or closed ticket: its audit trail says; past the audit cap,
@@ -429,11 +453,13 @@ class ConnectWiseManage(DataSource):
             log.warning("%s: %d changed ticket(s) get no events: past the audit-trail cap and no stored tickets "
                         "to compare with", self.context.label, len(pending))
         elif pending:
-            stored = stored_records("ticket", [str(row["id"]) for row in pending])
+            kept = {str(row["id"]): self._memory.get(self._stored_key(path, row)) for row in pending}
+            stored = stored_records("ticket", [ticket_id for ticket_id, before in kept.items() if before is None])
             for row in pending:
                 fetched = mapping.ticket(row, self._ticket_context, project=project)
+                before = kept[str(row["id"])] or stored.get(str(row["id"]))
                 events += history.snapshot_events(
-                    stored.get(str(row["id"])), fetched, history.updated_by(row, self._members), self._members
+                    before, fetched, history.updated_by(row, self._members), self._members
                 )
         return events
 
@@ -467,9 +493,12 @@ class ConnectWiseManage(DataSource):
             missing = missing[: max(0, limit)]
         for key, value in zip(missing, self._each(fetch, missing), strict=True):
             found[key] = value
-            if len(self._memory) < RECORD_MEMORY:
-                self._memory[key] = value
+            self._remember(key, value)
         return found, len(missing)
+
+    def _remember(self, key: VersionKey, value: Any) -> None:
+        if len(self._memory) < RECORD_MEMORY:
+            self._memory[key] = value
 
     @staticmethod
     def _each(fetch: Callable[[Any], Any], items: list[Any]) -> list[Any]:
@@ -477,8 +506,11 @@ class ConnectWiseManage(DataSource):
         request still takes its permit from the request budget and retries on its own)."""
         if len(items) < 2:
             return [fetch(item) for item in items]
-        with ThreadPoolExecutor(CONCURRENT_REQUESTS, thread_name_prefix="cw-fetch") as pool:
+        pool = ThreadPoolExecutor(CONCURRENT_REQUESTS, thread_name_prefix="cw-fetch")
+        try:
             return list(pool.map(fetch, items))
+        finally:
+            pool.shutdown(cancel_futures=True)  # after a failure, send none of the requests not begun
 
     def _fetch_trail(self, path: str, ticket_id: int) -> list[history.AuditChange]:
         entries = self.api.every("system/audittrail", {"type": AUDIT_TYPES[path], "id": ticket_id}, order_by=None)

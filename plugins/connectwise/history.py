@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,9 +44,14 @@ _FROM_TO = re.compile(r'from\s+"(?P<before>[^"]*)"\s+to\s+"(?P<after>[^"]*)"', r
 _SUBJECT = re.compile(r"^\s*(?P<subject>[A-Za-z ]+?)\s+(?:has been\s+|was\s+)?changed\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditChange:
-    """One readable audit-trail entry: ``field`` went from ``before`` to ``after``."""
+    """One readable audit-trail entry: ``field`` went from ``before`` to ``after``.
+
+    A connector keeps many of these (a first sync reuses every ticket's trail for its
+    events), so the instances have slots and their strings are interned: the same few
+    status names and member identifiers repeat across thousands of trails.
+    """
 
     at: dt.datetime
     actor: str | None
@@ -70,13 +76,17 @@ def parse_trail(entries: Iterable[Mapping[str, Any]]) -> list[AuditChange]:
         changes.append(
             AuditChange(
                 at=utc(entry["enteredDate"]),
-                actor=entry.get("enteredBy") or None,
+                actor=_interned(entry.get("enteredBy")),
                 field=FIELDS[subject],
-                before=values["before"] or None,
-                after=values["after"] or None,
+                before=_interned(values["before"]),
+                after=_interned(values["after"]),
             )
         )
     return sorted(changes, key=lambda change: change.at)
+
+
+def _interned(text: str | None) -> str | None:
+    return sys.intern(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -157,16 +167,17 @@ def snapshot_events(
     """
     if stored is None or fetched.get("vendor_updated_at") is None:
         return []
-
-    def state(ticket: Mapping[str, Any]) -> TicketState:
-        return TicketState(ticket.get("status"), ticket.get("status_category"), ticket.get("owner_external_id"),
-                           ticket.get("tier"))
-
     at = fetched["vendor_updated_at"]
     change = Change(at if isinstance(at, dt.datetime) else utc(at), actor, "snapshot")
     return transition_events(
-        str(fetched["external_id"]), state(stored), state(fetched), change, is_person=members.is_person
+        str(fetched["external_id"]), ticket_state(stored), ticket_state(fetched), change, is_person=members.is_person
     )
+
+
+def ticket_state(ticket: Mapping[str, Any]) -> TicketState:
+    """What the history follows of a canonical ticket: status (and its category), owner, tier."""
+    return TicketState(ticket.get("status"), ticket.get("status_category"), ticket.get("owner_external_id"),
+                       ticket.get("tier"))
 
 
 def updated_by(ticket: Mapping[str, Any], members: MemberBook) -> str | None:

@@ -3,7 +3,8 @@
 Paging across page boundaries in both of ConnectWise's modes, the window conditions it
 sends, 429s with ``Retry-After``, a sync stopped by the vendor and resumed from its
 cursor, records changing while they are paged, incremental history from the audit trail
-and from snapshots, deletions found by id reconciliation, one-record fetches, UI links
+and from snapshots, each audit trail asked for once per connection sync, deletions found
+by id reconciliation, one-record fetches, UI links
 and org-data suggestions. Which requests reached the simulator is read from its own
 request log (Werkzeug logs every request line).
 """
@@ -20,7 +21,6 @@ from urllib.parse import unquote_plus
 import pytest
 from podium import hookimpl
 from podium.connections import update_config
-from podium.datasource import Window
 from podium.http import Redactor, RetryPolicy, SourceContext
 from podium.models import (
     Connection,
@@ -34,8 +34,7 @@ from podium.models import (
 )
 from podium.org import csvio
 from podium.runtime import Podium
-from podium.stored_records import StoredRecords
-from podium.sync import fetch_records, sync_entity
+from podium.sync import fetch_records, sync_connection, sync_entity
 from podium_connectwise.connector import ConnectWiseManage
 from podium_connectwise.schema import ConnectWiseConfigSchema
 from podium_connectwise.simulator import WorldStore
@@ -182,6 +181,35 @@ def test_a_sync_stopped_by_the_vendor_resumes_from_its_cursor(
         assert session.scalars(select(SyncState.watermark).where(SyncState.entity == "identity")).one()
 
 
+def test_a_refused_audit_trail_fails_its_page_and_the_next_run_resumes(
+    cw: Kit, cw_store: WorldStore
+) -> None:
+    """Audit trails are fetched a few at a time; one refused (a 429 asking to wait ten
+    minutes) fails the run without landing any of its page, and the next run resumes there."""
+    podium = cw.podium(sync_batch_size=10)
+    tenant_id = cw.tenant(podium)
+    tickets = store_ids(cw_store, "service_tickets") | store_ids(cw_store, "project_tickets")
+    with serve_live(cw_store) as live:
+        connection_id = cw.connection(podium, tenant_id, cw.config(live))
+        sync(podium, tenant_id, connection_id, "identity", "client", "project")
+
+    def point_at(site: str) -> None:
+        with podium.db.session(tenant_id) as session:
+            update_config(podium, session.get_one(Connection, connection_id), {"site": site})
+
+    with serve_live(cw_store, rate_limit_per_minute=40, rate_window_seconds=600) as limited:
+        point_at(limited.site)
+        first = sync_entity(podium, tenant_id, connection_id, "ticket")
+    assert first.status == "failed" and "429" in first.error and "audittrail" in first.error
+    assert first.fetched % 10 == 0 and count(podium, tenant_id, Ticket) == first.upserted < len(tickets)
+    with serve_live(cw_store) as live:
+        point_at(live.site)
+        second = sync_entity(podium, tenant_id, connection_id, "ticket")
+    assert second.ok and second.fetched == len(tickets) - first.fetched
+    with podium.db.session(tenant_id) as session:
+        assert set(session.scalars(select(Ticket.external_id))) == tickets
+
+
 class TicketEditor:
     """A plugin that edits two tickets in ConnectWise right after the first ticket page lands."""
 
@@ -300,30 +328,43 @@ def test_an_incremental_sync_brings_only_changes_and_their_history(
 
 
 def test_past_the_audit_cap_history_comes_from_snapshot_differences(
-    cw: Kit, cw_podium: Podium, cw_tenant: int, cw_connection: int, cw_live: Live, cw_store: WorldStore
+    cw: Kit, cw_podium: Podium, cw_tenant: int, cw_live: Live, cw_store: WorldStore, sim_log: SimulatorLog
 ) -> None:
-    """The engine does not yet hand connectors the stored records; this test does, as the
-    engine's ``source_context`` would, and reads the events the connector yields."""
-    sync(cw_podium, cw_tenant, cw_connection, "identity", "client", "project", "ticket")
+    """With no audit-trail request allowed, a connection sync compares each changed ticket with
+    what Podium stored of it (the engine hands the connector its stored records)."""
+    connection_id = cw.connection(cw_podium, cw_tenant, cw.config(cw_live, audit_requests_per_sync=0))
+    assert all(r.ok for r in sync_connection(cw_podium, cw_tenant, connection_id))
     ticket, other = closed_ticket_and_another_technician(cw_store)
-    when = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    when = watermark(cw_podium, cw_tenant, "ticket", "ticket_event") + dt.timedelta(seconds=1)
     reopen(cw_store, ticket, other, when, trail=False)
+    wait_past(when)
 
-    context = SourceContext(label="test", budget=None, retry=RetryPolicy(max_attempts=1), redactor=Redactor(),
-                            page_size=50)
-    context.stored_records = StoredRecords(cw_podium.db, cw_tenant, cw_connection)  # type: ignore[attr-defined]
-    # The cap is spent: no audit-trail request is allowed.
-    source = cw.source(cw_live, context, audit_requests_per_sync=0)
-    window = Window(start=when, end=when + dt.timedelta(seconds=1))
-    events = [e for page in source.fetch("ticket_event", window, None) for e in page.records]
-    context.close()
+    results = sync_connection(cw_podium, cw_tenant, connection_id)
+
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert not any("audittrail" in target for _, target in sim_log.lines())
     owner = str(ticket["owner"]["id"])
-    assert {(e["kind"], e["from_value"], e["to_value"], e["source"], e["actor_external_id"]) for e in events} == {
+    assert events_of(cw_podium, cw_tenant, ticket["id"], when) == {
         ("status_change", "Closed", "Reopened", "snapshot", owner),
         ("reopen", "Closed", "Reopened", "snapshot", owner),
         ("reassignment", owner, str(other["id"]), "snapshot", owner),
     }
-    assert {e["at"] for e in events} == {when}
+
+
+def test_a_connection_sync_asks_for_each_audit_trail_and_payment_list_once(
+    cw_podium: Podium, cw_tenant: int, cw_connection: int, cw_store: WorldStore, sim_log: SimulatorLog
+) -> None:
+    """Tickets (their resolver), ticket events and survey attribution read the same audit
+    trails, invoices and payments the same payment lists: one connector serves the whole
+    connection sync and keeps them."""
+    results = sync_connection(cw_podium, cw_tenant, cw_connection)
+    assert all(r.ok for r in results), [r.error for r in results]
+    targets = [target for status, target in sim_log.lines() if status == "200"]
+    trails = [t for t in targets if "/system/audittrail?" in t]
+    payments = [t for t in targets if re.search(r"/finance/invoices/\d+/payments\?", t)]
+    tickets = store_rows(cw_store, "service_tickets") + store_rows(cw_store, "project_tickets")
+    assert len(trails) == len(set(trails)) == len(tickets)
+    assert len(payments) == len(set(payments)) > 0
 
 
 def test_without_an_audit_trail_the_resolver_is_closed_by_only_when_a_technician(
