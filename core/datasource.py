@@ -12,9 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema
+
+if TYPE_CHECKING:
+    from podium.embed import EmbedHandshake
+    from podium.webhooks import WebhookVerifier
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,10 @@ class DataSource:
     """Canonical entity → canonical fields this source can supply, in sync order (references first)."""
     incremental: ClassVar[frozenset[str]] = frozenset()
     """Entities that can be fetched by a ``lastUpdated`` window; the rest are always fetched whole."""
+    webhooks: ClassVar[type[WebhookVerifier] | None] = None
+    """The vendor's webhook verifier (:mod:`podium.webhooks`); None: the vendor's changes are only polled."""
+    embed: ClassVar[type[EmbedHandshake] | None] = None
+    """The vendor's pod handshake (:mod:`podium.embed`); None: pods open through a Podium sign-in."""
 
     def __init__(self, config: Mapping[str, Any], context: Any = None) -> None:
         self.config = dict(config)

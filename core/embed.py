@@ -117,7 +117,7 @@ def origin_of(url: str) -> str:
 def handshake_class(podium: Podium, vendor: str) -> type[EmbedHandshake] | None:
     """The vendor's handshake, or None when its connector cannot be embedded."""
     try:
-        embed = getattr(source_class(podium, vendor), "embed", None)
+        embed = source_class(podium, vendor).embed
     except KeyError:
         return None
     return embed if isinstance(embed, type) and issubclass(embed, EmbedHandshake) else None

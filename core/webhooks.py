@@ -118,7 +118,7 @@ class WebhookVerifier:
 def verifier_class(podium: Podium, vendor: str) -> type[WebhookVerifier] | None:
     """The vendor's verifier, or None when its connector takes no webhooks."""
     try:
-        verifier = getattr(source_class(podium, vendor), "webhooks", None)
+        verifier = source_class(podium, vendor).webhooks
     except KeyError:
         return None
     return verifier if isinstance(verifier, type) and issubclass(verifier, WebhookVerifier) else None

@@ -51,7 +51,9 @@ from podium.http import Redactor, RestClient, RetryPolicy, SourceContext, link_u
 from podium.vendor_mapping import iso_z
 
 from . import history, mapping
+from .embed import ManageHostedApi
 from .schema import ConnectWiseConfigSchema
+from .webhooks import ConnectWiseCallbacks
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +253,8 @@ class ConnectWiseManage(DataSource):
     key = "connectwise"
     label = "ConnectWise Manage (PSA)"
     config_schema = ConnectWiseConfigSchema
+    webhooks = ConnectWiseCallbacks
+    embed = ManageHostedApi
     capabilities: ClassVar[Mapping[str, frozenset[str]]] = {
         "identity": frozenset({"vendor_key", "email", "display_name", "is_person", "raw"}),
         "client": frozenset({"name", "is_internal", "active"}),

@@ -10,14 +10,6 @@ from podium import hookimpl
 from podium.datasource import DataSource
 from podium.registry import Registry
 from podium_connectwise.connector import ConnectWiseManage
-from podium_connectwise.embed import ManageHostedApi
-from podium_connectwise.webhooks import ConnectWiseCallbacks
-
-# The connector's callback verifier and pod handshake. They belong on the class in
-# connector.py (``webhooks = ConnectWiseCallbacks``, ``embed = ManageHostedApi``), which its
-# owner was asked to add; until then they are attached here, where the class is registered.
-ConnectWiseManage.webhooks = ConnectWiseCallbacks  # type: ignore[attr-defined]
-ConnectWiseManage.embed = ManageHostedApi  # type: ignore[attr-defined]
 
 
 @hookimpl
