@@ -8,6 +8,7 @@ connector, and show a connection without ever revealing a secret.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 from typing import Any
 
@@ -42,11 +43,32 @@ def create_connection(
         name=name,
         config_encrypted=podium.secrets.encrypt(clean),
         status="new",
-        webhook_token=secrets.token_urlsafe(32),
     )
+    issue_webhook_token(podium, connection)
     session.add(connection)
     session.flush()
     return connection
+
+
+def webhook_token_digest(token: str) -> str:
+    """What the store keeps to find a connection by its webhook token (SHA-256, hex)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_webhook_token(podium: Podium, connection: Connection) -> str:
+    """Give the connection a new unguessable ``/hooks/<token>`` segment (the old one stops
+    working); only its digest and its ciphertext are stored."""
+    token = secrets.token_urlsafe(32)
+    connection.webhook_token_hash = webhook_token_digest(token)
+    connection.webhook_token_encrypted = podium.secrets.encrypt({"token": token})
+    return token
+
+
+def webhook_token(podium: Podium, connection: Connection) -> str:
+    """The connection's webhook token, decrypted (to build the URL registered with the vendor)."""
+    if connection.webhook_token_encrypted is None:
+        raise ValueError(f"connection {connection.id} has no webhook token: it was not created by create_connection")
+    return str(podium.secrets.decrypt(connection.webhook_token_encrypted)["token"])
 
 
 def update_config(podium: Podium, connection: Connection, changes: dict[str, Any]) -> None:

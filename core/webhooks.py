@@ -2,9 +2,10 @@
 
 The flow (design §1) is the same for every vendor, so it is written once here:
 
-1. **The token names the connection.** It is the connection's ``webhook_token``, 256 random
+1. **The token names the connection.** It is the connection's webhook token, 256 random
    bits, not a guessable id (Halo and NinjaOne sign nothing, so for them the token is the
-   only secret). An unknown token is a bare 404: nothing tells a prober whether a token
+   only secret); the store keeps only its SHA-256 and its ciphertext
+   (:func:`podium.connections.issue_webhook_token`). An unknown token is a bare 404: nothing tells a prober whether a token
    was close, or which vendor it would have been for.
 2. **The connector verifies.** A connector that accepts webhooks names a
    :class:`WebhookVerifier` subclass in its ``DataSource`` class's ``webhooks`` attribute.
@@ -27,7 +28,6 @@ signing key): on SQLite it would hold the write lock the queue needs.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -39,7 +39,7 @@ from sqlalchemy import select
 from podium import jobs
 from podium.api.errors import error_response
 from podium.auth import current_podium
-from podium.connections import open_source, source_class
+from podium.connections import open_source, source_class, webhook_token_digest
 from podium.datasource import DataSource
 from podium.errors import ConnectorError
 from podium.models import Connection
@@ -127,17 +127,15 @@ def verifier_class(podium: Podium, vendor: str) -> type[WebhookVerifier] | None:
 def connection_for_token(podium: Podium, token: str) -> Connection | None:
     """The connection whose webhook token is ``token``, or None.
 
-    The index finds the candidate; the token is then compared with
-    :func:`hmac.compare_digest`, so Podium's own comparison takes the same time however
-    much of a guess matches.
+    The store holds only the token's SHA-256, so it is the digest the unique index finds: a
+    lookup reveals nothing about how much of a guess matches, and a database dump holds no
+    usable token.
     """
     if not TOKEN_PATTERN.fullmatch(token):
         return None
+    digest = webhook_token_digest(token)
     with podium.db.session() as session:
-        found = session.scalars(select(Connection).where(Connection.webhook_token == token)).first()
-    if found is None or not hmac.compare_digest(found.webhook_token.encode(), token.encode()):
-        return None
-    return found
+        return session.scalars(select(Connection).where(Connection.webhook_token_hash == digest)).first()
 
 
 @contextlib.contextmanager

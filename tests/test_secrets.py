@@ -19,9 +19,11 @@ from sqlalchemy import select, text
 from tests.test_auth import Caller, add_tenant, add_token, assert_envelope, make_runtime
 
 from podium.app import create_app
+from podium.connections import webhook_token
 from podium.crypto import MASK
 from podium.models import AuditEvent, Connection
 from podium.runtime import Podium
+from podium.webhooks import connection_for_token
 
 SECRET = "sk_live_9f8e7d6c5b4a-never-show-me"
 
@@ -127,6 +129,18 @@ def test_secret_never_in_responses_logs_audit_or_database(
     with podium.db.session() as session:
         actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["connection.create", "connection.update", "connection.test"]
+
+
+def test_webhook_token_is_stored_as_digest_and_ciphertext_only(podium: Podium, admin: Caller) -> None:
+    cid = create(admin)["id"]
+    with podium.db.session() as session:
+        connection = session.get_one(Connection, cid)
+        token = webhook_token(podium, connection)
+    with podium.db.engine.connect() as conn:
+        row = [str(value) for value in conn.execute(text("SELECT * FROM connections")).one()]
+    assert len(token) >= 43 and not any(token in value for value in row), "the token is never stored in clear"
+    assert connection_for_token(podium, token).id == cid
+    assert connection_for_token(podium, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
 
 
 def test_patch_with_the_masked_value_keeps_the_stored_secret(podium: Podium, admin: Caller) -> None:

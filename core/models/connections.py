@@ -9,7 +9,6 @@ that arrive before what they reference wait in ``pending_records``.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
@@ -20,11 +19,6 @@ from podium.models.base import Base, TenantScoped, id_column, one_of, ref_column
 SYNC_STATUSES = ("idle", "running", "failed", "stopped")
 RUN_STATUSES = ("running", "succeeded", "failed", "stopped")
 RUN_TRIGGERS = ("scheduler", "webhook", "cli", "api")
-
-
-def new_webhook_token() -> str:
-    """An unguessable path segment for ``/hooks/<token>`` (Halo and NinjaOne do not sign)."""
-    return secrets.token_urlsafe(32)
 
 
 class Connection(TenantScoped, Base):
@@ -39,7 +33,11 @@ class Connection(TenantScoped, Base):
     name: Mapped[str] = mapped_column(String(200))
     config_encrypted: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="new")
-    webhook_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_webhook_token)
+    webhook_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """SHA-256 (hex) of the ``/hooks/<token>`` path segment: what a delivery is looked up by."""
+    webhook_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    """The token itself, sealed like the config: Halo and NinjaOne sign nothing, so for them the
+    token is the only secret, and it must be shown again to register the webhook URL."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_test_at: Mapped[dt.datetime | None]
     last_test_message: Mapped[str | None] = mapped_column(Text)

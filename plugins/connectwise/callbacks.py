@@ -26,7 +26,7 @@ import click
 from podium.audit import record
 from podium.cli import get_podium
 from podium.cli.connections import CLI_ACTOR, find_connection, tenant_for
-from podium.connections import open_source
+from podium.connections import open_source, webhook_token
 from podium.errors import ConnectorError
 from podium.models import Connection
 from podium.runtime import Podium
@@ -51,14 +51,14 @@ class Registration:
     removed: tuple[int, ...] = ()
 
 
-def hook_path(connection: Connection) -> str:
-    return f"/hooks/{connection.webhook_token}"
+def hook_path(podium: Podium, connection: Connection) -> str:
+    return f"/hooks/{webhook_token(podium, connection)}"
 
 
 def desired_entry(podium: Podium, connection: Connection, kind: str) -> dict[str, Any]:
     """The callback entry Podium wants for ``kind`` on this connection."""
     return {
-        "url": f"{podium.config.base_url.rstrip('/')}{hook_path(connection)}?recordId=",
+        "url": f"{podium.config.base_url.rstrip('/')}{hook_path(podium, connection)}?recordId=",
         "objectId": 1,
         "type": kind,
         "level": "owner",
@@ -69,9 +69,9 @@ def desired_entry(podium: Podium, connection: Connection, kind: str) -> dict[str
     }
 
 
-def _ours(entry: dict[str, Any], connection: Connection, kind: str) -> bool:
+def _ours(podium: Podium, entry: dict[str, Any], connection: Connection, kind: str) -> bool:
     url = entry.get("url")
-    return (isinstance(url, str) and urlsplit(url).path.rstrip("/") == hook_path(connection)
+    return (isinstance(url, str) and urlsplit(url).path.rstrip("/") == hook_path(podium, connection)
             and str(entry.get("type", "")).lower() == kind)
 
 
@@ -88,7 +88,7 @@ def register_callbacks(podium: Podium, connection: Connection) -> list[Registrat
         registrations = []
         for kind in CALLBACK_TYPES:
             wanted = desired_entry(podium, connection, kind)
-            mine = sorted((e for e in existing if _ours(e, connection, kind)), key=lambda e: e["id"])
+            mine = sorted((e for e in existing if _ours(podium, e, connection, kind)), key=lambda e: e["id"])
             if not mine:
                 created = api.navigable.json_of(api.navigable.request("POST", api.url(CALLBACKS_PATH), json=wanted))
                 registrations.append(Registration(kind, "created", created["id"]))

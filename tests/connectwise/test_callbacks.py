@@ -31,6 +31,7 @@ from click.testing import CliRunner
 from flask import Flask, jsonify, request
 from podium.app import create_app
 from podium.cli import Runtime, cli
+from podium.connections import webhook_token
 from podium.dbqueue import DbQueueWorker
 from podium.models import Connection, DbJob, PendingRecord, SyncRun, Ticket, TimeEntry
 from podium.runtime import Podium
@@ -89,7 +90,7 @@ class Hooks:
     @property
     def token(self) -> str:
         with self.podium.db.session(self.tenant_id) as session:
-            return session.get(Connection, self.connection_id).webhook_token
+            return webhook_token(self.podium, session.get_one(Connection, self.connection_id))
 
     @property
     def hook(self) -> str:
@@ -260,7 +261,7 @@ def test_a_key_the_site_cannot_give_is_a_503_and_queues_nothing(hooks: Hooks, cw
     with serve(broken.app) as site:
         connection_id = cw.connection(hooks.podium, hooks.tenant_id, cw.config(hooks.live, site=site), name="Broken")
         with hooks.podium.db.session(hooks.tenant_id) as session:
-            token = session.get(Connection, connection_id).webhook_token
+            token = webhook_token(hooks.podium, session.get_one(Connection, connection_id))
         moved = {**payload, "Metadata": {"key_url": site + "/" + payload["Metadata"]["key_url"].split("/", 3)[3]}}
         answers = [hooks.post(moved, key="any", url=f"{hooks.url}/hooks/{token}?recordId={ticket_id}")
                    for _ in range(2)]

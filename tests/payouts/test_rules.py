@@ -218,7 +218,7 @@ def test_paid_when_collected_pays_each_partial_payment_when_it_arrives(world: Wo
     apply(world, "collected", "  - {type: paid_when_collected, rate: 0.05}\n", D(2025, 3, 1))
     ana = world.person("Ana")
     with world.session() as session:
-        books = Connection(vendor="books", name="Books", config_encrypted="-", status="ok", webhook_token="t" * 32)
+        books = Connection(vendor="books", name="Books", config_encrypted="-", status="ok")
         session.add(books)
         session.flush()
         client = Client(connection_id=books.id, external_id="C1", name="Client One")

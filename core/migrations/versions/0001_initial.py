@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:56:36.030508
+Create Date: 2026-11-22 07:27:18.062669
 """
 
 from __future__ import annotations
@@ -58,14 +58,15 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('config_encrypted', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('webhook_token', sa.String(length=64), nullable=False),
+    sa.Column('webhook_token_hash', sa.String(length=64), nullable=True),
+    sa.Column('webhook_token_encrypted', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_test_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_test_message', sa.Text(), nullable=True),
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_connections_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_connections')),
-    sa.UniqueConstraint('webhook_token', name=op.f('uq_connections_webhook_token'))
+    sa.UniqueConstraint('webhook_token_hash', name=op.f('uq_connections_webhook_token_hash'))
     )
     with op.batch_alter_table('connections', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_connections_tenant_id'), ['tenant_id'], unique=False)
