@@ -17,12 +17,14 @@ from sqlalchemy import exists, select
 from podium import hookimpl, jobs
 from podium.metrics.builtin.csat import CsatPositive
 from podium.metrics.builtin.endpoints import AvCoverage, BackupSuccess, EndpointIntegrity, PatchCompliance
+from podium.metrics.builtin.flow import EscalationRate, ReassignmentsPer100, RepeatTicketRate, SameDayClose
 from podium.metrics.builtin.money import GrossMargin, GrossMarginAttainment
 from podium.metrics.builtin.projects import ProjectBillablesAttainment, ProjectsOnTime
 from podium.metrics.builtin.resolution import FirstContactResolution, MeanTimeToResolve, ReopenRate
 from podium.metrics.builtin.revenue import CollectedRevenue, RecurringRevenue
 from podium.metrics.builtin.sla import SlaResolutionMet, SlaResponseMet
 from podium.metrics.builtin.time import ProductiveUtilization, TimeEntryTimeliness
+from podium.metrics.builtin.volume import TicketsClosedPerDayWorked, WeightedTicketVolume
 from podium.metrics.builtin.workload import HoursWorked, ReopenedTickets
 from podium.metrics.changes import publish, records_changed
 from podium.metrics.engine import MetricEngine
@@ -50,6 +52,12 @@ METRICS = (
     CollectedRevenue,
     HoursWorked,
     ReopenedTickets,
+    EscalationRate,
+    ReassignmentsPer100,
+    RepeatTicketRate,
+    TicketsClosedPerDayWorked,
+    SameDayClose,
+    WeightedTicketVolume,
 )
 
 

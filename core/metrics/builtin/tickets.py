@@ -10,15 +10,20 @@
 * **Credit** (``credit`` parameter) — ``resolver`` (default), ``owner``, or ``shared``:
   every person who logged time on the ticket gets an equal share (a multi-resource ticket
   counts 1/n for each of n people); tickets without time fall back to the resolver.
+
+:func:`resolution_rows` puts the three together: the rows of a metric that counts each
+resolved ticket once, per credited person, at its first resolution.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import fields, validate
-from sqlalchemy import ColumnElement, Float, Subquery, exists, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Float, Select, Subquery, exists, func, literal, select, union_all
 
+from podium.metrics.base import row
 from podium.metrics.sql import as_float, least
 from podium.metrics.tables import Tables
 
@@ -79,3 +84,20 @@ def credit(tables: Tables, mode: str) -> Subquery:
     )
     fallback = by_resolver.where(~exists().where(people.c.ticket_id == t.c.id))
     return union_all(shared, fallback).subquery("credit")
+
+
+def resolution_rows(
+    tables: Tables, mode: str, value: Callable[[Subquery, Subquery], Any] = lambda _t, _fr: 1.0, *,
+    counted: bool = True,
+) -> Select[Any]:
+    """Metric rows of every in-scope resolved ticket, per person credited under ``mode``,
+    anchored at its first resolution: numerator ``value(tickets, first_resolutions)`` ×
+    the credit's weight; denominator the weight, or 0 when not ``counted`` (a metric whose
+    denominator comes from other rows, e.g. days worked)."""
+    t, fr, c = tables.tickets, first_resolutions(tables), credit(tables, mode)
+    return (
+        select(*row(person_id=c.c.person_id, client_id=t.c.client_id, anchored_at=fr.c.resolved_at,
+                    numerator=value(t, fr) * c.c.weight, denominator=c.c.weight if counted else 0.0,
+                    record_type="ticket", record_id=t.c.id))
+        .select_from(t.join(fr, fr.c.ticket_id == t.c.id).join(c, c.c.ticket_id == t.c.id))
+    )

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import ColumnElement, Float, and_, case, func, literal, or_, select, true, union_all
+from sqlalchemy import ColumnElement, Float, Subquery, and_, case, func, literal, or_, select, true, union_all
 
 from podium.metrics.base import Metric, row
 from podium.metrics.sql import epoch
 from podium.metrics.tables import Tables
+from podium.models.org import AVAILABILITY_KINDS
 
 WORK_TYPES = ("billable", "productive", "internal", "pto")
 ENTRY_FIELDS = frozenset({"identity_external_id", "start_at", "end_at", "hours", "work_type", "rejected",
@@ -30,6 +31,40 @@ def entries(tables: Tables) -> Any:
         .select_from(te.outerjoin(tk, tk.c.id == te.c.ticket_id).outerjoin(pj, pj.c.id == te.c.project_id))
         .where(te.c.rejected.is_(False))
         .subquery("entries")
+    )
+
+
+def working_days(tables: Tables, default_capacity_hours_week: float, away_kinds: tuple[str, ...]) -> Subquery:
+    """Every business day of the tenant calendar on which each person was employed:
+    ``(person_id, day, starts_at, ordinal, capacity_hours, away_hours)``.
+
+    ``capacity_hours`` is the person's weekly capacity that day (their
+    ``capacity_hours_week`` fact, else ``default_capacity_hours_week``) times the day's
+    share of the business week, so a holiday or a weekend is no working day at all;
+    ``away_hours`` sums their availability records of ``away_kinds`` that day (PTO,
+    internal duty). Capacity and days worked both start from here, so they agree on
+    what a working day is.
+    """
+    p, d, f, av = tables.people, tables.days, tables.person_facts, tables.availability
+    capacity = (
+        select(f.c.value_num)
+        .where(f.c.person_id == p.c.id, f.c.kind == "capacity_hours_week", f.c.valid_from <= d.c.day,
+               or_(f.c.valid_to.is_(None), f.c.valid_to > d.c.day))
+        .limit(1)
+        .scalar_subquery()
+    )
+    away = select(func.coalesce(func.sum(av.c.hours), 0.0)).where(
+        av.c.person_id == p.c.id, av.c.day == d.c.day, av.c.kind.in_(away_kinds)
+    ).scalar_subquery()
+    return (
+        select(p.c.id.label("person_id"), d.c.day, d.c.starts_at, d.c.ordinal,
+               (func.coalesce(capacity, default_capacity_hours_week) * d.c.capacity_fraction).label("capacity_hours"),
+               away.label("away_hours"))
+        .select_from(p.join(d, true()))
+        .where(d.c.capacity_fraction > 0,
+               or_(p.c.employed_from.is_(None), p.c.employed_from <= d.c.day),
+               or_(p.c.employed_to.is_(None), p.c.employed_to >= d.c.day))
+        .subquery("working_days")
     )
 
 
@@ -65,28 +100,11 @@ class ProductiveUtilization(Metric):
                            record_type="time_entry", record_id=e.c.id))
 
     def _available(self, tables: Tables) -> Any:
-        p, d, f, av = tables.people, tables.days, tables.person_facts, tables.availability
-        capacity = (
-            select(f.c.value_num)
-            .where(f.c.person_id == p.c.id, f.c.kind == "capacity_hours_week", f.c.valid_from <= d.c.day,
-                   or_(f.c.valid_to.is_(None), f.c.valid_to > d.c.day))
-            .limit(1)
-            .scalar_subquery()
-        )
-        away = select(func.coalesce(func.sum(av.c.hours), 0.0)).where(
-            av.c.person_id == p.c.id, av.c.day == d.c.day
-        ).scalar_subquery()
-        hours = (func.coalesce(capacity, self.params["default_capacity_hours_week"]) * d.c.capacity_fraction
-                 - away)
-        return (
-            select(*row(person_id=p.c.id, client_id=None, anchored_at=d.c.starts_at, numerator=0.0,
-                        denominator=case((hours > 0, hours), else_=literal(0.0, Float)),
-                        record_type="capacity_day", record_id=d.c.ordinal))
-            .select_from(p.join(d, true()))
-            .where(d.c.capacity_fraction > 0,
-                   or_(p.c.employed_from.is_(None), p.c.employed_from <= d.c.day),
-                   or_(p.c.employed_to.is_(None), p.c.employed_to >= d.c.day))
-        )
+        w = working_days(tables, self.params["default_capacity_hours_week"], AVAILABILITY_KINDS)
+        hours = w.c.capacity_hours - w.c.away_hours
+        return select(*row(person_id=w.c.person_id, client_id=None, anchored_at=w.c.starts_at, numerator=0.0,
+                           denominator=case((hours > 0, hours), else_=literal(0.0, Float)),
+                           record_type="capacity_day", record_id=w.c.ordinal))
 
     def select(self, tables: Tables) -> Any:
         return union_all(self._worked(tables), self._available(tables))
