@@ -19,9 +19,10 @@ from flask.testing import FlaskClient
 from podium import live
 from podium.auth import create_token
 from podium.metrics.changes import records_changed
-from podium.models import User
+from podium.models import PlanVersion, User
 from podium.payouts.money import format_money, format_number
 from podium.runtime import Podium
+from sqlalchemy import update
 
 from tests.pods_support import Org, pod_headers, seed_org, user_token, web_app
 from tests.scorecard_support import (
@@ -236,3 +237,16 @@ def test_the_body_is_small_and_has_no_script_or_inline_style(stage: Stage) -> No
     page = stage.body(stage.org.ada_user).get_data(as_text=True)
     assert len(page.encode()) < 16_000, len(page.encode())
     assert "<script" not in page and "style=" not in page, "the pod's CSP allows neither"
+
+
+def test_a_plan_that_no_longer_validates_is_named_not_shown(stage: Stage) -> None:
+    """As when a plugin whose rule type a plan uses is uninstalled: the plan's other cards
+    still render, and the technician is not shown the validation error."""
+    with stage.podium.db.session(stage.org.tenant_id) as session:
+        session.execute(update(PlanVersion).where(PlanVersion.id == stage.scored.version_id)
+                        .values(source_text="plan: engineer-quarterly\nrules: [{type: uninstalled_rule}]\n"))
+    answer = stage.body(stage.org.ada_user)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert f'data-plan="{PLAN_KEY}"' in page and "This plan cannot be shown right now" in page
+    assert "uninstalled_rule" not in page and "<table" not in page
