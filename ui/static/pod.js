@@ -39,6 +39,7 @@
   var loading = null;
   var reloadAgain = false;
   var vendorHandshake = null;
+  var focusAfterLoad = false;
 
   function setState(state, reason) {
     root.dataset.state = state;
@@ -125,7 +126,29 @@
     bodyEl.setAttribute("aria-busy", "false");
     setState("ready");
     setStatus("Updated " + new Date().toLocaleTimeString());
+    if (focusAfterLoad) {
+      /* After moving within the pod, put keyboard and screen-reader focus on the new view's heading. */
+      focusAfterLoad = false;
+      var heading = bodyEl.querySelector("h2[tabindex]");
+      if (heading) { heading.focus(); }
+    }
   }
+
+  /* In-pod navigation (a drill-down and back): a link marked data-pod-nav that points at
+   * this pod's own body route becomes the body URL, fetched with the token like any body
+   * (and checked by the server like any body); live updates then refresh that view. */
+  bodyEl.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[data-pod-nav]") : null;
+    if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) { return; }
+    var target = new URL(link.href, window.location.href);
+    var current = new URL(cfg.bodyUrl, window.location.href);
+    if (target.origin !== current.origin || target.pathname !== current.pathname) { return; }
+    event.preventDefault();
+    cfg.bodyUrl = target.pathname + target.search;
+    etag = null;
+    focusAfterLoad = true;
+    reload();
+  });
 
   /* Re-fetch, coalescing bursts of events into at most one request in flight and one queued. */
   function reload() {
