@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:56:36.030508
+Create Date: 2026-11-22 07:35:03.899472
 """
 
 from __future__ import annotations
@@ -1005,6 +1005,7 @@ def upgrade() -> None:
     sa.Column('merged', sa.Boolean(), nullable=False),
     sa.Column('is_project', sa.Boolean(), nullable=False),
     sa.Column('configuration_external_id', sa.String(length=64), nullable=True),
+    sa.Column('root_cause_documented_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('vendor_updated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('external_id', sa.String(length=64), nullable=False),
     sa.Column('synced_at', sa.DateTime(timezone=True), nullable=False),
