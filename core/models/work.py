@@ -80,6 +80,9 @@ class Ticket(ExternalRecord, Base):
     merged: Mapped[bool] = mapped_column(default=False)
     is_project: Mapped[bool] = mapped_column(default=False)
     configuration_external_id: Mapped[str | None] = mapped_column(String(64))
+    root_cause_documented_at: Mapped[dt.datetime | None]
+    """When a root-cause analysis was recorded on the ticket (the vendor's RCA / root-cause
+    field or note); NULL while none is. What fills it per vendor: docs/metrics.md, ``rca_documented_pct``."""
     vendor_updated_at: Mapped[dt.datetime | None]
     """The vendor's last-updated time (ConnectWise ``lastUpdated``)."""
 

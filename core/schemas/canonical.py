@@ -228,6 +228,7 @@ class TicketSchema(ExternalRecordSchema):
     merged = fields.Boolean(load_default=False)
     is_project = fields.Boolean(load_default=False)
     configuration_external_id = _ref()
+    root_cause_documented_at = _optional(UtcDateTime)
     vendor_updated_at = _optional(UtcDateTime)
 
     @validates_schema

@@ -126,8 +126,39 @@ def test_the_plans_in_the_docs_validate(engine: PayoutEngine) -> None:
         "budget-attainment", "engineer-quarterly", "helpdesk-team-pool"]
 
 
-def test_a_rule_reading_an_unregistered_metric_by_default_is_an_error(engine: PayoutEngine) -> None:
+CSAT_ONLY = '''
+from podium import hookimpl
+from podium.metrics.builtin.csat import CsatPositive
+
+@hookimpl
+def podium_register_metrics(registry):
+    registry.add(CsatPositive)
+'''
+
+
+def test_a_rule_reading_an_unregistered_metric_by_default_is_an_error(tmp_path: Path, sqlite_url: str) -> None:
+    """A Podium whose only metric is CSAT (no entry points, so not even the built-in
+    catalogue): a profit-funded pool reads ``gross_profit`` by default, which nothing registers."""
+    plugins = write_plugins(tmp_path / "plugins", {"builtin_payout_rules": PLUGINS["builtin_payout_rules"],
+                                                   "csat_only": CSAT_ONLY})
+    engine = PayoutEngine(Podium.from_env(instance_path=tmp_path / "instance", database_url=sqlite_url,
+                                          secret_key="k", plugins_dir=plugins, load_entry_points=False))
     text = VALID + "  - {type: team_pool, team: Help Desk, funded_by: profit, rate: 0.1}\n"
     message = ("This rule reads the metric 'gross_profit', which no plugin registers (name another with metric:, "
                "or install the plugin that provides it).")
     assert problems(engine, text) == [(15, "rules[1]", message)]
+
+
+def test_the_rules_default_metrics_are_all_in_the_built_in_catalogue(engine: PayoutEngine) -> None:
+    """No stand-ins: a profit-funded pool, an after-hours differential and an RCA prerequisite
+    validate against the built-in catalogue alone."""
+    text = VALID + ("  - {type: team_pool, team: Help Desk, funded_by: profit, rate: 0.1}\n"
+                    "  - {type: after_hours_differential, per_hour: 15}\n"
+                    "  - {type: rca_prerequisite}\n")
+    definition = engine.load(text, "plan.yaml")
+    assert [rule.type for rule in definition.rules] == ["weighted_scorecard", "team_pool", "after_hours_differential",
+                                                        "rca_prerequisite"]
+    registry = engine.podium.plugins.metrics  # what the plan was checked against
+    assert {key: registry.get(key).__module__ for key in ("gross_profit", "after_hours_hours", "rca_documented_pct")} == {
+        "gross_profit": "podium.metrics.builtin.money", "after_hours_hours": "podium.metrics.builtin.after_hours",
+        "rca_documented_pct": "podium.metrics.builtin.documentation"}

@@ -1,4 +1,4 @@
-"""Gross margin and its attainment against budget.
+"""Gross margin, its attainment against budget, and gross profit.
 
 Revenue is what was invoiced, on the invoice date (credit notes are negative invoices).
 Cost is (a) agreement costs — each agreement's monthly cost, prorated per day over the
@@ -44,14 +44,32 @@ class AttainmentParams(MarginParams):
     budget_line = fields.String(load_default="gross_margin")
 
 
-def _valid(table: Any, day: Any) -> Any:
+def valid_on(table: Any, day: Any) -> Any:
+    """The effective-dated row of ``table`` is in force on ``day``."""
     return and_(table.c.valid_from <= day, or_(table.c.valid_to.is_(None), table.c.valid_to > day))
 
 
-class GrossMarginBase(Metric):
-    """Revenue − cost against a denominator a subclass chooses (revenue or budget)."""
+def invoiced_revenue(tables: Tables, *, numerator: bool = True, denominator: bool = False) -> Any:
+    """Invoice totals in the tenant's currency on the invoice date, one row per invoice,
+    for the invoice's client, as the numerator, the denominator, or both."""
+    i, d = tables.invoices, tables.days
+    amount = as_float(i.c.total_minor)
+    return (
+        select(*row(person_id=None, client_id=i.c.client_id, anchored_at=d.c.starts_at,
+                    numerator=amount if numerator else 0.0, denominator=amount if denominator else 0.0,
+                    record_type="invoice", record_id=i.c.id))
+        .select_from(i.join(d, d.c.day == i.c.invoice_date))
+        .where(i.c.currency == tables.currency)
+    )
 
-    revenue_is_denominator: ClassVar[bool]
+
+class GrossMarginBase(Metric):
+    """Revenue − cost against a denominator a subclass chooses (revenue, budget, or
+    agreement-months)."""
+
+    revenue_is_denominator: ClassVar[bool] = False
+    per_agreement_month: ClassVar[bool] = False
+    """Agreement rows carry their day's share of an agreement-month as the denominator."""
     unit = "percent"
     better = "higher"
     attribution = "client"
@@ -59,15 +77,7 @@ class GrossMarginBase(Metric):
     anchor = "invoice date; each day of an agreement; time_entries.start_at"
 
     def _revenue(self, tables: Tables) -> Any:
-        i, d = tables.invoices, tables.days
-        amount = as_float(i.c.total_minor)
-        return (
-            select(*row(person_id=None, client_id=i.c.client_id, anchored_at=d.c.starts_at, numerator=amount,
-                        denominator=amount if self.revenue_is_denominator else 0.0, record_type="invoice",
-                        record_id=i.c.id))
-            .select_from(i.join(d, d.c.day == i.c.invoice_date))
-            .where(i.c.currency == tables.currency)
-        )
+        return invoiced_revenue(tables, denominator=self.revenue_is_denominator)
 
     def _agreement_costs(self, tables: Tables) -> Any:
         a, d = tables.agreements, tables.days
@@ -76,13 +86,16 @@ class GrossMarginBase(Metric):
             or_(a.c.effective_to.is_(None), d.c.day <= a.c.effective_to),
             or_(a.c.cancelled_at.is_(None), d.c.day < a.c.cancelled_at),
         )
-        return (
+        statement = (
             select(*row(person_id=None, client_id=a.c.client_id, anchored_at=d.c.starts_at,
-                        numerator=-as_float(a.c.monthly_cost_minor) / d.c.month_days, denominator=0.0,
+                        numerator=-as_float(a.c.monthly_cost_minor) / d.c.month_days,
+                        denominator=1.0 / as_float(d.c.month_days) if self.per_agreement_month else 0.0,
                         record_type="agreement", record_id=a.c.id))
             .select_from(a.join(d, in_effect))
-            .where(a.c.currency == tables.currency, a.c.monthly_cost_minor != 0)
+            .where(a.c.currency == tables.currency)
         )
+        # A cost-free agreement adds nothing to a margin, but is still an agreement-month.
+        return statement if self.per_agreement_month else statement.where(a.c.monthly_cost_minor != 0)
 
     def _labour(self, tables: Tables) -> Any:
         e, f = entries(tables), tables.person_facts
@@ -91,12 +104,12 @@ class GrossMarginBase(Metric):
         salary = (
             select(f.c.value_int)
             .where(f.c.person_id == worked.c.person_id, f.c.kind == "compensation",
-                   f.c.currency == tables.currency, _valid(f, worked.c.day))
+                   f.c.currency == tables.currency, valid_on(f, worked.c.day))
             .limit(1).scalar_subquery()
         )
         capacity = (
             select(f.c.value_num)
-            .where(f.c.person_id == worked.c.person_id, f.c.kind == "capacity_hours_week", _valid(f, worked.c.day))
+            .where(f.c.person_id == worked.c.person_id, f.c.kind == "capacity_hours_week", valid_on(f, worked.c.day))
             .limit(1).scalar_subquery()
         )
         hourly = as_float(salary) / (52.0 * func.coalesce(capacity, 40.0))
@@ -133,3 +146,17 @@ class GrossMarginAttainment(GrossMarginBase):
 
     def _denominators(self, tables: Tables) -> list[Any]:
         return [budget_rows(tables, self.params["budget_line"])]
+
+
+class GrossProfit(GrossMarginBase):
+    """Revenue − cost, in minor units: a sum, what a profit-funded team pool reads (its
+    Σnumerator). The denominator counts agreement-months (each day an agreement is in
+    effect adds its share of that month), so the reported value is the gross profit per
+    agreement-month — as ``recurring_revenue``'s is the price per agreement-month — and a
+    client without agreements has a total but no per-agreement figure (no data)."""
+
+    key = "gross_profit"
+    label = "Gross profit"
+    unit = "money"
+    per_agreement_month = True
+    params_schema = MarginParams

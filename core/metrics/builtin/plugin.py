@@ -15,15 +15,18 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from podium import hookimpl, jobs
-from podium.metrics.builtin.csat import CsatPositive
+from podium.metrics.builtin.after_hours import AfterHoursHours
+from podium.metrics.builtin.billing import DaysSalesOutstanding, EffectiveHourlyRate, RevenueToPay
+from podium.metrics.builtin.csat import CsatPositive, NetCsat, NetPromoterScore
+from podium.metrics.builtin.documentation import RcaDocumented
 from podium.metrics.builtin.endpoints import AvCoverage, BackupSuccess, EndpointIntegrity, PatchCompliance
 from podium.metrics.builtin.flow import EscalationRate, ReassignmentsPer100, RepeatTicketRate, SameDayClose
-from podium.metrics.builtin.money import GrossMargin, GrossMarginAttainment
+from podium.metrics.builtin.money import GrossMargin, GrossMarginAttainment, GrossProfit
 from podium.metrics.builtin.projects import ProjectBillablesAttainment, ProjectsOnTime
 from podium.metrics.builtin.resolution import FirstContactResolution, MeanTimeToResolve, ReopenRate
 from podium.metrics.builtin.revenue import CollectedRevenue, RecurringRevenue
 from podium.metrics.builtin.sla import SlaResolutionMet, SlaResponseMet
-from podium.metrics.builtin.time import ProductiveUtilization, TimeEntryTimeliness
+from podium.metrics.builtin.time import BillableUtilization, ProductiveUtilization, TimeEntryLag, TimeEntryTimeliness
 from podium.metrics.builtin.volume import TicketsClosedPerDayWorked, WeightedTicketVolume
 from podium.metrics.builtin.workload import HoursWorked, ReopenedTickets
 from podium.metrics.changes import publish, records_changed
@@ -58,6 +61,16 @@ METRICS = (
     TicketsClosedPerDayWorked,
     SameDayClose,
     WeightedTicketVolume,
+    BillableUtilization,
+    TimeEntryLag,
+    NetCsat,
+    NetPromoterScore,
+    EffectiveHourlyRate,
+    RevenueToPay,
+    DaysSalesOutstanding,
+    GrossProfit,
+    AfterHoursHours,
+    RcaDocumented,
 )
 
 

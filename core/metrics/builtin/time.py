@@ -1,6 +1,6 @@
-"""Time: productive utilisation and time-entry timeliness.
+"""Time: productive and billable utilisation, time-entry timeliness and lag.
 
-Both read time entries through the identity resolver, so time of unlinked identities and
+All read time entries through the identity resolver, so time of unlinked identities and
 of API accounts is never anyone's. Rejected entries never count.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import ColumnElement, Float, Subquery, and_, case, func, literal, or_, select, true, union_all
+from sqlalchemy import ColumnElement, Float, Subquery, case, func, literal, or_, select, true, union_all
 
 from podium.metrics.base import Metric, row
-from podium.metrics.sql import epoch
+from podium.metrics.sql import epoch, greatest
 from podium.metrics.tables import Tables
 from podium.models.org import AVAILABILITY_KINDS
 
@@ -32,7 +32,6 @@ def entries(tables: Tables) -> Any:
         .where(te.c.rejected.is_(False))
         .subquery("entries")
     )
-
 
 def working_days(tables: Tables, default_capacity_hours_week: float, away_kinds: tuple[str, ...]) -> Subquery:
     """Every business day of the tenant calendar on which each person was employed:
@@ -68,35 +67,45 @@ def working_days(tables: Tables, default_capacity_hours_week: float, away_kinds:
     )
 
 
-class UtilizationParams(Schema):
+class CapacityParams(Schema):
+    """What every utilisation shares: which hours count and the capacity they are measured against."""
+
+    hours_basis = fields.String(load_default="actual", validate=validate.OneOf(("actual", "billed")),
+                                metadata={"description": "actual: hours logged; billed: billed_hours where "
+                                                         "given, else the hours logged."})
+    default_capacity_hours_week = fields.Float(load_default=40.0, validate=validate.Range(min=0, max=168))
+
+
+class UtilizationParams(CapacityParams):
     productive_work_types = fields.List(
         fields.String(validate=validate.OneOf(WORK_TYPES)), load_default=lambda: ["billable", "productive"],
         metadata={"description": "Work-type mapping values that count as productive."},
     )
-    hours_basis = fields.String(load_default="actual", validate=validate.OneOf(("actual", "billed")))
-    default_capacity_hours_week = fields.Float(load_default=40.0, validate=validate.Range(min=0, max=168))
 
 
-class ProductiveUtilization(Metric):
-    """Productive hours / available hours (capacity − PTO − holidays − internal duty)."""
+class Utilization(Metric):
+    """Counted hours / available hours (capacity − PTO − holidays − internal duty).
 
-    key = "productive_utilization_pct"
-    label = "Productive utilisation"
+    Subclasses say which entries count (:meth:`counts`); the hours basis, the capacity
+    rows and the anchors are shared, so productive and billable utilisation always have
+    the same denominator and can be compared line by line.
+    """
+
     unit = "percent"
     better = "higher"
-    requires = {"time_entry": ENTRY_FIELDS | {"billed_hours"}}
     anchor = "time_entries.start_at; each business day for capacity"
-    params_schema = UtilizationParams
+
+    def counts(self, tables: Tables, entry: Any) -> ColumnElement[bool]:
+        """True for the entries whose hours are the numerator."""
+        raise NotImplementedError
 
     def _worked(self, tables: Tables) -> Any:
         e = entries(tables)
         hours: ColumnElement[Any] = e.c.hours
         if self.params["hours_basis"] == "billed":
             hours = func.coalesce(e.c.billed_hours, e.c.hours)
-        productive = tables.mapped("work_type", e.c.work_type, e.c.connection_id,
-                                   list(self.params["productive_work_types"]))
         return select(*row(person_id=e.c.person_id, client_id=e.c.entry_client_id, anchored_at=e.c.start_at,
-                           numerator=case((productive, hours), else_=0.0), denominator=0.0,
+                           numerator=case((self.counts(tables, e), hours), else_=0.0), denominator=0.0,
                            record_type="time_entry", record_id=e.c.id))
 
     def _available(self, tables: Tables) -> Any:
@@ -108,6 +117,55 @@ class ProductiveUtilization(Metric):
 
     def select(self, tables: Tables) -> Any:
         return union_all(self._worked(tables), self._available(tables))
+
+
+class ProductiveUtilization(Utilization):
+    """Productive hours / available hours, productive per the work-type mapping."""
+
+    key = "productive_utilization_pct"
+    label = "Productive utilisation"
+    requires = {"time_entry": ENTRY_FIELDS | {"billed_hours"}}
+    params_schema = UtilizationParams
+
+    def counts(self, tables: Tables, entry: Any) -> ColumnElement[bool]:
+        return tables.mapped("work_type", entry.c.work_type, entry.c.connection_id,
+                             list(self.params["productive_work_types"]))
+
+
+class BillableParams(CapacityParams):
+    billable_by = fields.String(
+        load_default="entry", validate=validate.OneOf(("entry", "work_type")),
+        metadata={"description": "entry: the time entry's own billable flag (the vendor's decision for that "
+                                 "entry); work_type: a confirmed work_type mapping to 'billable'."},
+    )
+
+
+class BillableUtilization(Utilization):
+    """Billable hours / available hours. By default an entry is billable when the vendor
+    says so for that entry (ConnectWise ``billableOption = Billable``): the work type only
+    suggests a default that technicians and dispatchers override per entry."""
+
+    key = "billable_utilization_pct"
+    label = "Billable utilisation"
+    requires = {"time_entry": ENTRY_FIELDS | {"billable", "billed_hours"}}
+    params_schema = BillableParams
+
+    def counts(self, tables: Tables, entry: Any) -> ColumnElement[bool]:
+        if self.params["billable_by"] == "work_type":
+            return tables.mapped("work_type", entry.c.work_type, entry.c.connection_id, ["billable"])
+        return entry.c.billable.is_(True)
+
+
+def entry_lag(e: Any) -> tuple[ColumnElement[Any], ColumnElement[int]]:
+    """``(ended_at, lag)`` of the entries ``e``: when the work ended (``end_at``, else
+    ``start_at`` + hours) and the whole seconds from then until it was logged, clamped at
+    0 — an entry logged before its end (a planned entry, a timer started ahead) is not
+    late, and must not offset the lateness of others in a mean."""
+    ended = func.coalesce(epoch(e.c.end_at), epoch(e.c.start_at) + e.c.hours * 3600)
+    return func.coalesce(e.c.end_at, e.c.start_at), greatest(epoch(e.c.entered_at) - ended, literal(0))
+
+
+LAG_ANCHOR = "time_entries.end_at (start_at when it has no end)"
 
 
 class TimelinessParams(Schema):
@@ -122,16 +180,33 @@ class TimeEntryTimeliness(Metric):
     unit = "percent"
     better = "higher"
     requires = {"time_entry": ENTRY_FIELDS | {"entered_at"}}
-    anchor = "time_entries.end_at (start_at + hours when it has no end)"
+    anchor = LAG_ANCHOR
     params_schema = TimelinessParams
 
     def select(self, tables: Tables) -> Any:
         e = entries(tables)
-        ended = func.coalesce(epoch(e.c.end_at), epoch(e.c.start_at) + e.c.hours * 3600)
-        # A lag below zero (logged ahead, e.g. a planned entry) is clamped to 0: on time.
-        lag = epoch(e.c.entered_at) - ended
-        on_time = and_(e.c.entered_at.is_not(None), lag <= self.params["within_minutes"] * 60)
-        return select(*row(person_id=e.c.person_id, client_id=e.c.entry_client_id,
-                           anchored_at=func.coalesce(e.c.end_at, e.c.start_at),
+        ended_at, lag = entry_lag(e)
+        on_time = lag <= self.params["within_minutes"] * 60
+        return select(*row(person_id=e.c.person_id, client_id=e.c.entry_client_id, anchored_at=ended_at,
                            numerator=case((on_time, 1.0), else_=0.0), denominator=1.0,
                            record_type="time_entry", record_id=e.c.id)).where(e.c.entered_at.is_not(None))
+
+
+class TimeEntryLag(Metric):
+    """Mean hours from an entry's end to when it was logged (negative lags count as 0)."""
+
+    key = "time_entry_lag_hours"
+    label = "Time-entry lag"
+    unit = "hours"
+    better = "lower"
+    requires = {"time_entry": ENTRY_FIELDS | {"entered_at"}}
+    anchor = LAG_ANCHOR
+    scale = 1 / 3600
+    """Rows carry seconds (exact integers on both backends); the figure is in hours."""
+
+    def select(self, tables: Tables) -> Any:
+        e = entries(tables)
+        ended_at, lag = entry_lag(e)
+        return select(*row(person_id=e.c.person_id, client_id=e.c.entry_client_id, anchored_at=ended_at,
+                           numerator=lag, denominator=1.0, record_type="time_entry",
+                           record_id=e.c.id)).where(e.c.entered_at.is_not(None))

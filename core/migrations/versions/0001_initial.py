@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 07:27:18.062669
+Create Date: 2026-11-22 07:52:44.077247
 """
 
 from __future__ import annotations
@@ -1006,6 +1006,7 @@ def upgrade() -> None:
     sa.Column('merged', sa.Boolean(), nullable=False),
     sa.Column('is_project', sa.Boolean(), nullable=False),
     sa.Column('configuration_external_id', sa.String(length=64), nullable=True),
+    sa.Column('root_cause_documented_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('vendor_updated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('external_id', sa.String(length=64), nullable=False),
     sa.Column('synced_at', sa.DateTime(timezone=True), nullable=False),
