@@ -3,7 +3,8 @@
 Load order: Podium's own default plugins, then entry points in the group ``podium``
 (built-in vendors, metrics and rules are installed this way, exactly like third-party
 ones), then ``*.py`` files in the plugins directory. A plugin that fails to import,
-fails pluggy's validation, implements an unknown hook (``check_pending``) or raises while
+fails pluggy's validation, declares a hook API version this Podium does not speak
+(:func:`check_hook_api`), implements an unknown hook (``check_pending``) or raises while
 registering is logged, unregistered and listed with its error; everything else loads and
 the server starts. Registration hooks are called one implementation at a time for the
 same reason: pluggy stops at the first exception, and one broken metric must not hide
