@@ -3,7 +3,8 @@
 Load order: Podium's own default plugins, then entry points in the group ``podium``
 (built-in vendors, metrics and rules are installed this way, exactly like third-party
 ones), then ``*.py`` files in the plugins directory. A plugin that fails to import,
-fails pluggy's validation, implements an unknown hook (``check_pending``) or raises while
+fails pluggy's validation, declares a hook API version this Podium does not speak
+(:func:`check_hook_api`), implements an unknown hook (``check_pending``) or raises while
 registering is logged, unregistered and listed with its error; everything else loads and
 the server starts. Registration hooks are called one implementation at a time for the
 same reason: pluggy stops at the first exception, and one broken metric must not hide
@@ -33,7 +34,7 @@ from podium.metrics import Metric
 from podium.payouts import PayoutRule
 from podium.pods import Pod
 from podium.registry import Registry
-from podium.version import __version__
+from podium.version import HOOK_API_VERSION, __version__
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,37 @@ class PluginInfo:
             "registered": self.registered,
             "error": self.error,
         }
+
+
+class HookApiMismatch(pluggy.PluginValidationError):
+    """A plugin declares (``PODIUM_HOOK_API``) a hook API version this Podium does not speak."""
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    major, _, minor = version.strip().partition(".")
+    return int(major), int(minor.partition(".")[0] or 0)
+
+
+def check_hook_api(plugin: Any) -> None:
+    """Refuse a plugin written for another major hook API version, or a newer minor one.
+
+    A plugin may say which hook API it is written against with a module attribute
+    ``PODIUM_HOOK_API = "1.2"``. Within a major version hooks only gain optional
+    arguments, so a plugin for 1.0 runs on 1.3; a plugin for 1.3 may use what 1.0 lacks,
+    and one for 2.x expects hooks that 1.x has differently (docs/writing_plugins.md).
+    """
+    declared = getattr(plugin, "PODIUM_HOOK_API", None)
+    if declared is None:
+        return
+    try:
+        theirs = _major_minor(str(declared))
+    except ValueError:
+        raise HookApiMismatch(plugin, f"PODIUM_HOOK_API {declared!r} is not a version like '1.0'") from None
+    ours = _major_minor(HOOK_API_VERSION)
+    if theirs[0] != ours[0] or theirs[1] > ours[1]:
+        raise HookApiMismatch(
+            plugin, f"written for hook API {declared}, but this Podium ({__version__}) has hook API "
+                    f"{HOOK_API_VERSION}: install a plugin release for {ours[0]}.x or a Podium for {declared}")
 
 
 def _describe(exc: BaseException) -> str:
@@ -138,6 +170,7 @@ class PluginManager:
         try:
             plugin = loader()
             info.module = getattr(plugin, "__name__", None)
+            check_hook_api(plugin)
             self.pm.register(plugin, name=name)
         except Exception as exc:  # noqa: BLE001 - isolating any plugin failure is the point
             self._fail(info, exc, "could not be loaded")

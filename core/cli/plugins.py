@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
@@ -52,6 +53,26 @@ def install(requirement: str, pip_args: tuple[str, ...], upgrade: bool) -> None:
     if result.returncode != 0:
         raise click.ClickException(f"pip could not install {requirement!r} (exit code {result.returncode})")
     click.echo("installed; restart Podium's web and worker processes to load it")
+
+
+@plugins.command()
+@click.argument("name")
+@click.option("--directory", "-d", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Where to create the project folder.")
+def new(name: str, directory: Path) -> None:
+    """Create a plugin project NAME: a package with a working metric and its tests.
+
+    The project is written to ``podium-NAME`` (package ``podium_NAME``); its tests pass as
+    generated (``python -m pytest`` in it) and ``pip install -e`` makes Podium load it.
+    """
+    from podium.scaffold import ScaffoldError, new_plugin_project
+
+    try:
+        target = new_plugin_project(name, directory)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {target}")
+    click.echo(f"next: cd {target} && python -m pytest && pip install -e .")
 
 
 def _set_disabled(name: str, disabled: bool) -> None:

@@ -162,7 +162,7 @@ def recompute(
         if entity is not None and entity not in EVERYWHERE and entity not in metric.requires:
             continue
         for run in affected_periods(entry, metric, touched, ctx):
-            changed += engine.refresh_periods(session, ctx, entry, run)
+            changed += engine.refresh_isolated(session, ctx, entry, run)
     return changed
 
 

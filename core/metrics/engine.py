@@ -21,10 +21,13 @@ Every method works in the caller's session, which must be scoped to the tenant
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
-from collections.abc import Callable, Iterable, Sequence
+import logging
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +59,8 @@ from podium.org.calendars import zone
 from podium.runtime import Podium
 from podium.schemas.canonical import ENTITY_MODELS
 
+log = logging.getLogger(__name__)
+
 
 class MetricError(ValueError):
     """A request the engine cannot answer; ``field`` names the offending input."""
@@ -63,6 +68,18 @@ class MetricError(ValueError):
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
         super().__init__(f"{field}: {reason}")
+
+
+class MetricFailed(MetricError):
+    """A metric's own code or SQL raised: the error names the metric and the plugin that
+    registered it, so an admin knows whom to ask (and which plugin to disable)."""
+
+    def __init__(self, key: str, plugin: str, error: BaseException) -> None:
+        self.key = key
+        self.plugin = plugin
+        self.error = error
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()[0]
+        super().__init__("metric", f"{key!r} from plugin {plugin!r} failed: {detail}")
 
 
 @dataclass(frozen=True)
@@ -192,6 +209,8 @@ class MetricEngine:
     def __init__(self, podium: Podium, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.podium = podium
         self.clock = clock
+        self.failures: list[MetricError] = []
+        """Tracked metrics that failed to recompute (each also logged); the others were."""
 
     # -- metrics and parameters -----------------------------------------------------------
 
@@ -257,8 +276,21 @@ class MetricEngine:
         """Every row of ``metric`` in the local days ``[start, end)`` with its subject and weight."""
         self._grid(session, ctx, start, end)
         tables = ctx.tables
-        rows = query.rows(metric, tables, ctx.adjustments)
-        return query.expanded(rows, grain, metric, tables).subquery("expanded")
+        with self.guarded(metric):
+            rows = query.rows(metric, tables, ctx.adjustments)
+            return query.expanded(rows, grain, metric, tables).subquery("expanded")
+
+    @contextlib.contextmanager
+    def guarded(self, metric: Metric) -> Iterator[None]:
+        """Turn anything a metric's code or SQL raises into :class:`MetricFailed`."""
+        try:
+            yield
+        except MetricError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug may raise anything
+            registry = self.podium.plugins.metrics
+            plugin = registry.owner(metric.key) if metric.key in registry else "unknown"
+            raise MetricFailed(metric.key, plugin, exc) from exc
 
     @staticmethod
     def data_synced_at(session: Session, ctx: Context, metric: Metric) -> dt.datetime | None:
@@ -281,15 +313,16 @@ class MetricEngine:
         """(subject, period start) → (numerator, denominator, records) for ``periods`` (one kind)."""
         kind, start, end = periods[0].kind, periods[0].start, periods[-1].end
         self._grid(session, ctx, start, end)
-        statement = _pooled_statement(type(metric), json.dumps(metric.dumped_params(), sort_keys=True), grain, kind,
-                                      ctx.tenant_id, ctx.currency, ctx.scope, ctx.adjustments)
         parameters = ctx.parameters(start, end, periods[0] if kind == "custom" else None)
-        return {
-            (row.subject, _date(row.period_start)): (query.settle(row.numerator), query.settle(row.denominator),
-                                                     row.records)
-            for row in session.execute(statement, parameters)
-            if subjects is None or row.subject in subjects
-        }
+        with self.guarded(metric):
+            statement = _pooled_statement(type(metric), json.dumps(metric.dumped_params(), sort_keys=True), grain,
+                                          kind, ctx.tenant_id, ctx.currency, ctx.scope, ctx.adjustments)
+            return {
+                (row.subject, _date(row.period_start)): (query.settle(row.numerator), query.settle(row.denominator),
+                                                         row.records)
+                for row in session.execute(statement, parameters)
+                if subjects is None or row.subject in subjects
+            }
 
     def compute(
         self,
@@ -356,11 +389,12 @@ class MetricEngine:
             .where(e.c.subject == subject)
             .order_by(e.c.anchored_at, e.c.record_type, e.c.record_id)
         )
-        listed = [
-            Record(r.record_type, int(r.record_id), r.anchored_at, query.settle(r.numerator),
-                   query.settle(r.denominator))
-            for r in session.execute(statement, ctx.parameters(period.start, period.end))
-        ]
+        with self.guarded(metric):
+            listed = [
+                Record(r.record_type, int(r.record_id), r.anchored_at, query.settle(r.numerator),
+                       query.settle(r.denominator))
+                for r in session.execute(statement, ctx.parameters(period.start, period.end))
+            ]
         return Explanation(values[0] if values else None, listed, metric.dumped_params(), frozen=False)
 
     # -- reading --------------------------------------------------------------------------
@@ -462,7 +496,7 @@ class MetricEngine:
         else:
             tracked.since = min(tracked.since, since)
         session.flush()
-        self.refresh(session, tenant_id, [tracked])
+        self.refresh(session, tenant_id, [tracked], isolate=False)  # whoever starts tracking hears of a failure
         return tracked
 
     def tracked(self, session: Session, tenant_id: int) -> list[MetricTracked]:
@@ -471,17 +505,36 @@ class MetricEngine:
         ))
 
     def refresh(
-        self, session: Session, tenant_id: int, tracked: Iterable[MetricTracked] | None = None
+        self, session: Session, tenant_id: int, tracked: Iterable[MetricTracked] | None = None, *,
+        isolate: bool = True,
     ) -> list[Value]:
         """Recompute every period of each tracked entry (default: all of the tenant's) from
-        its ``since`` to the current period; returns the values that changed."""
+        its ``since`` to the current period; returns the values that changed. A failing
+        metric is isolated (:meth:`refresh_isolated`) unless ``isolate`` is False."""
         ctx = self.context(session, tenant_id)
         changed: list[Value] = []
         for entry in self.tracked(session, tenant_id) if tracked is None else tracked:
             periods = overlapping(entry.period_kind, entry.since,
                                   containing(entry.period_kind, ctx.today, ctx.settings).end, ctx.settings)
-            changed += self.refresh_periods(session, ctx, entry, periods)
+            refresh = self.refresh_isolated if isolate else self.refresh_periods
+            changed += refresh(session, ctx, entry, periods)
         return changed
+
+    def refresh_isolated(
+        self, session: Session, ctx: Context, entry: MetricTracked, periods: Sequence[Period]
+    ) -> list[Value]:
+        """:meth:`refresh_periods` in a savepoint: a metric that fails (its plugin raised, or
+        was disabled since it was tracked) is logged, kept in :attr:`failures` and left as it
+        was, and the other tracked metrics are still recomputed — one plugin's bug must not
+        freeze every figure."""
+        try:
+            with session.begin_nested():
+                return self.refresh_periods(session, ctx, entry, periods)
+        except MetricError as failure:
+            log.error("tenant %s: tracked metric %s not recomputed: %s", ctx.tenant_id, entry.id, failure,
+                      exc_info=failure)
+            self.failures.append(failure)
+            return []
 
     def refresh_periods(
         self, session: Session, ctx: Context, entry: MetricTracked, periods: Sequence[Period]
