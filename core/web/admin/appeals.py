@@ -31,10 +31,10 @@ def appeals() -> Any:
     rows = list(session.scalars(select(Appeal).where(visible(Appeal.person_id, current_user(), tenant_today()))
                                 .order_by(Appeal.opened_at.desc(), Appeal.id.desc()).limit(SHOWN)))
     names = dict(session.execute(select(Person.id, Person.display_name)
-                                 .where(Person.id.in_({a.person_id for a in rows}))).tuples().all())
+                                 .where(Person.id.in_({a.person_id for a in rows}))).all())
     periods = {row.id: row for row in session.scalars(select(PayoutPeriod)
                                                       .where(PayoutPeriod.id.in_({a.period_id for a in rows})))}
-    plans = dict(session.execute(select(Plan.id, Plan.key)).tuples().all())
+    plans = dict(session.execute(select(Plan.id, Plan.key)).all())
     return page("admin/appeals.html", appeals=rows, names=names, periods=periods, plans=plans,
                 overdue=appeal_service.overdue, decisions=list(appeal_service.DECISIONS),
                 can_decide=current_user().role in ("admin", "manager"))
