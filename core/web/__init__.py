@@ -46,6 +46,7 @@ def register_web(app: Flask) -> None:
     if "podium.web" in app.extensions:
         return
     from podium.web import pods, signin
+    from podium.web.admin import register_admin
 
     podium = app.extensions["podium"]
     # The session cookie is only ever used top-level (the sign-in window), never inside a
@@ -57,5 +58,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(ui)
     app.register_blueprint(signin.bp)
     app.register_blueprint(pods.bp)
+    register_admin(app)
     signin.init_oauth(app, podium)
     app.extensions["podium.web"] = True
