@@ -31,6 +31,7 @@ TUNING_KEYS = (
     "live_retry_ms",
     "pod_poll_seconds",
     "oidc_providers",
+    "team_leaderboard",
 )
 """Settings each read by the one module they tune (``podium.http``, ``podium.scheduler``,
 ``podium.podsession``, ``podium.live``, ``podium.web.signin``), kept in ``Config.extra``; set as
