@@ -40,6 +40,8 @@ class Trend:
     """``polyline`` point lists, one per unbroken run of periods with data."""
     width: int = TREND_WIDTH
     height: int = TREND_HEIGHT
+    pad: int = TREND_PAD
+    """Space above the top value and below the bottom one (where the guide lines run)."""
 
 
 def trend(series: Sequence[tuple[str, float | None]], low: float = 0.0, high: float = 100.0) -> Trend:

@@ -37,6 +37,7 @@ from podium.metrics.engine import MetricEngine, Value
 from podium.metrics.periods import Period, containing
 from podium.metrics.timegrid import settings_of
 from podium.models import Client, ClientResponsibility
+from podium.org.effective import valid_on
 from podium.payouts.money import format_number
 from podium.pods import Pod
 from podium.podsession import refuse
@@ -98,10 +99,9 @@ def may_see_client(session: Session, viewer: Any, client_id: int, today: dt.date
     if viewer.role != "manager" or viewer.person_id is None:
         return False
     r = ClientResponsibility
-    current = and_(r.valid_from <= today, or_(r.valid_to.is_(None), r.valid_to > today))
     mine = or_(r.team_id.in_(my_teams(viewer, today)),
                and_(r.person_id.is_not(None), visible(r.person_id, viewer, today)))
-    return session.scalar(select(r.id).where(r.client_id == client_id, current, mine).limit(1)) is not None
+    return session.scalar(select(r.id).where(r.client_id == client_id, valid_on(r, today), mine).limit(1)) is not None
 
 
 class ClientPod(Pod):

@@ -37,6 +37,7 @@ from flask import render_template
 from podium import hookimpl
 from podium.api.people import my_teams
 from podium.models import Person, Plan, Team, TeamMembership
+from podium.org.effective import valid_on
 from podium.payouts.base import PayoutLine
 from podium.payouts.engine import PayoutEngine, PayoutError
 from podium.payouts.money import format_money, format_number
@@ -46,7 +47,7 @@ from podium.podsession import refuse
 from podium.registry import Registry
 from podium.web.charts import bar_fill
 from podium.web.pod_context import pod_link
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 LEADERBOARD_SETTING = "team_leaderboard"
@@ -211,10 +212,6 @@ def line_risk(line: PayoutLine) -> Risk | None:
 # -- who and which teams ------------------------------------------------------------------
 
 
-def _current(model: Any, today: dt.date) -> Any:
-    return and_(model.valid_from <= today, or_(model.valid_to.is_(None), model.valid_to > today))
-
-
 def visible_teams(session: Session, viewer: Any, today: dt.date, requested: str | None) -> list[Team]:
     """The teams the viewer may see (``requested``: just that one); 403 for any other."""
     statement = select(Team).where(Team.tenant_id == viewer.tenant_id)
@@ -237,7 +234,7 @@ def visible_teams(session: Session, viewer: Any, today: dt.date, requested: str 
 def _members(session: Session, team_ids: list[int], today: dt.date) -> dict[int, list[Person]]:
     rows = session.execute(
         select(TeamMembership.team_id, Person).join(Person, Person.id == TeamMembership.person_id)
-        .where(TeamMembership.team_id.in_(team_ids), _current(TeamMembership, today), Person.active.is_(True))
+        .where(TeamMembership.team_id.in_(team_ids), valid_on(TeamMembership, today), Person.active.is_(True))
         .order_by(Person.display_name, Person.id)
     )
     members: dict[int, list[Person]] = {team_id: [] for team_id in team_ids}
