@@ -503,3 +503,17 @@ def test_chart_geometry() -> None:
     assert [p.y for p in chart.points] == [29.0, None, 3.0, 16.0]
     assert chart.segments == ["3.0,29.0", "79.0,3.0 117.0,16.0"], "a month without data breaks the line"
     assert trend([("Only", 50.0)]).points[0].x == 60.0
+
+
+def test_a_plan_rule_that_fails_is_shown_not_hidden(stage: Stage) -> None:
+    broken = PLAN.replace("plan: support-monthly", "plan: broken-pool").replace("title: Support monthly",
+                                                                               "title: Broken pool")
+    broken = broken.replace("team: Help Desk\n", "team: Nowhere\n")
+    engine = PayoutEngine(stage.podium)
+    with stage.session() as session:
+        apply_plan(session, engine, stage.org.tenant_id, engine.load(broken, "broken.yaml"), "test",
+                   source_name="broken.yaml")
+    html = stage.html("team", stage.org.mia_user)
+    assert ('<p class="refusal" role="alert">Broken pool: rule &#39;help-desk-pool&#39; (team_pool) failed: '
+            "there is no team named &#39;Nowhere&#39;</p>") in html
+    assert set(members(html)) == {stage.org.ada, stage.org.mia}, "the other rules and plans still show"

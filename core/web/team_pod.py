@@ -41,7 +41,7 @@ from podium.org.effective import valid_on
 from podium.payouts.base import PayoutLine
 from podium.payouts.engine import PayoutEngine, PayoutError
 from podium.payouts.money import format_money, format_number
-from podium.payouts.readings import MetricReadError
+from podium.payouts.plan import PlanError
 from podium.pods import Pod
 from podium.podsession import refuse
 from podium.registry import Registry
@@ -254,21 +254,24 @@ class PlanPreview:
     possible: dict[int, int]
     projected: dict[int, int]
     currency: str
-    errors: list[str]
 
 
-def plan_previews(view: Any, person_ids: list[int]) -> list[PlanPreview]:
-    """The live preview of every plan in force today, for ``person_ids`` who take part."""
+def plan_previews(view: Any, person_ids: list[int]) -> tuple[list[PlanPreview], list[str]]:
+    """The live preview of every plan in force today, for ``person_ids`` who take part, and
+    what kept a plan from being evaluated (a plan file that no longer validates)."""
     engine = PayoutEngine(view.podium)
     session = view.session
     today = view.viewer.today()
-    previews = []
+    previews, problems = [], []
     for plan in session.scalars(select(Plan).where(Plan.tenant_id == view.viewer.tenant_id).order_by(Plan.key)):
         try:
             period = engine.pay_period(session, plan, None, today)
             evaluation, people = engine.preview(session, plan, period, person_ids=person_ids)
-        except (PayoutError, MetricReadError):
-            continue  # no version in force today, or a plan that names a metric no longer there
+        except PayoutError:
+            continue  # no version in force today
+        except PlanError as exc:
+            problems.append(f"{plan.title}: {exc}")
+            continue
         previews.append(PlanPreview(
             plan=plan,
             lines={p.person_id: p.lines for p in people},
@@ -276,9 +279,9 @@ def plan_previews(view: Any, person_ids: list[int]) -> list[PlanPreview]:
             possible={p.person_id: p.earned_minor + p.on_the_table_minor for p in people},
             projected={p.person_id: p.projected_minor for p in people},
             currency=evaluation.plan.currency,
-            errors=evaluation.errors,
         ))
-    return previews
+        problems += [f"{plan.title}: {error}" for error in evaluation.errors]
+    return previews, problems
 
 
 def team_view(view: Any, team: Team, people: list[Person], previews: list[PlanPreview]) -> TeamView:
@@ -322,12 +325,13 @@ class TeamPod(Pod):
         teams = visible_teams(session, viewer, today, view.args.get("team"))
         members = _members(session, [t.id for t in teams], today)
         everyone = sorted({p.id for people in members.values() for p in people})
-        previews = plan_previews(view, everyone) if everyone else []
+        previews, problems = plan_previews(view, everyone) if everyone else ([], [])
         return render_template(
             "pods/team.html",
             viewer=viewer,
             teams=[team_view(view, team, members[team.id], previews) for team in teams],
             plans=previews,
+            problems=problems,
             leaderboard=leaderboard_enabled(view.podium.config.extra, viewer.tenant.slug),
             today=today,
         )
