@@ -31,10 +31,11 @@ TUNING_KEYS = (
     "live_retry_ms",
     "pod_poll_seconds",
     "oidc_providers",
+    "team_leaderboard",
 )
 """Settings each read by the one module they tune (``podium.http``, ``podium.scheduler``,
-``podium.podsession``, ``podium.live``, ``podium.web.signin``), kept in ``Config.extra``; set as
-``PODIUM_<KEY>`` (e.g. ``PODIUM_HTTP_RETRY_ATTEMPTS``) or in the instance file."""
+``podium.podsession``, ``podium.live``, ``podium.web.signin``, ``podium.web.team_pod``), kept in
+``Config.extra``; set as ``PODIUM_<KEY>`` (e.g. ``PODIUM_HTTP_RETRY_ATTEMPTS``) or in the instance file."""
 
 
 def _split(value: str | None) -> tuple[str, ...] | None:
