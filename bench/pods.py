@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import secrets
@@ -147,7 +148,7 @@ def prepare(args: argparse.Namespace) -> str:
     start = dt.date.today() - dt.timedelta(days=config.days - 1)
     config = preset(args.preset, start=start)
     marker = args.work / f"pods-{args.db}-{args.preset}.json"
-    wanted = {"preset": args.preset, "seed": config.seed, "start": start.isoformat()}
+    wanted = {"preset": args.preset, "seed": config.seed, "start": start.isoformat(), "schema": schema_version()}
     if args.db == "sqlite":
         url = f"sqlite:///{(args.work / f'pods-{args.preset}.db').resolve()}"
     else:
@@ -167,6 +168,15 @@ def prepare(args: argparse.Namespace) -> str:
         podium.db.dispose()
     marker.write_text(json.dumps(wanted))
     return url
+
+
+def schema_version() -> str:
+    """A digest of the migrations: a world loaded under another schema is loaded again."""
+    versions = Path(migrate.__file__).with_name("migrations") / "versions"
+    digest = hashlib.sha256()
+    for path in sorted(versions.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def fresh_database(args: argparse.Namespace, url: str) -> None:
