@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install services clean
+.PHONY: demo test bench install services clean
 
 $(STAMP): setup.cfg pyproject.toml examples/podium-example-plugin/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ demo: $(STAMP)
 test: $(STAMP) services
 	scripts/install_browser.sh
 	PODIUM_REQUIRE_SERVICES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Run every benchmark in bench/ with its defaults (on demand; not part of `make test`).
+bench: $(STAMP) services
+	$(BIN)/pip install --quiet -e '.[bench]'
+	command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python -m bench
 
 services:
 	scripts/ensure_services.sh

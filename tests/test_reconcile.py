@@ -10,15 +10,19 @@ listing deletes nothing, and that the scheduler queues the job once a night.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from podium import hookimpl
+from podium.config import Config
 from podium.connections import update_config
 from podium.dbqueue import DbQueueWorker
 from podium.jobs import pending_jobs
 from podium.models import Connection, SyncRun, SyncState, Ticket, TicketEvent, TimeEntry, utcnow
 from podium.runtime import Podium
-from podium.scheduler import Scheduler
+from podium.scheduler import Scheduler, reconcile_hour
 from podium.schemas.canonical import ENTITY_MODELS
 from podium.sync import reconcile_ids, sync_connection, sync_entity
 from podium_connectwise.simulator import WorldStore
@@ -199,3 +203,13 @@ def test_the_scheduler_queues_a_nightly_job_that_the_worker_runs(
 
     assert gone not in stored_ids(cw_podium, cw_tenant, "ticket")
     assert pending_jobs(cw_podium) == [] and Scheduler(cw_podium).tick(now) == []
+
+
+def test_the_reconciliation_hour_is_read_from_the_environment_and_checked(tmp_path: Path) -> None:
+    def hour(env: dict[str, str]) -> int:
+        return reconcile_hour(Config.from_env(env, instance_path=tmp_path))
+
+    assert hour({}) == 3
+    assert hour({"PODIUM_RECONCILE_HOUR_UTC": "22"}) == 22
+    with pytest.raises(ValueError, match="reconcile_hour_utc must be an hour from 0 to 23"):
+        hour({"PODIUM_RECONCILE_HOUR_UTC": "24"})

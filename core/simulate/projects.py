@@ -243,6 +243,7 @@ def _phase_ticket(
         "merged": False,
         "is_project": True,
         "configuration_external_id": None,
+        "root_cause_documented_at": None,  # the simulated MSP files no Problem tickets to analyse
         "vendor_updated_at": seen[-1][0] if seen else created,
     }
     vendor = {

@@ -501,6 +501,7 @@ def _materialise(world: World, life: _Life, now: dt.datetime) -> Story:
         "merged": h.kind == "duplicate",
         "is_project": False,
         "configuration_external_id": h.endpoint.external_id if h.endpoint else None,
+        "root_cause_documented_at": None,  # the simulated MSP files no Problem tickets to analyse
         "vendor_updated_at": updated,
     }
     vendor = {
