@@ -44,7 +44,7 @@ from redis.lock import Lock
 from sqlalchemy import func, select
 
 from podium.config import Config
-from podium.jobs import Enqueued, enqueue, redis_client
+from podium.jobs import Enqueued, UnknownJobType, enqueue, redis_client
 from podium.models import Connection, MetricTracked, SyncRun, utcnow
 from podium.runtime import Podium
 from podium.sync import RECONCILE_RUN_SUFFIX, reconcilable_entities
@@ -175,8 +175,12 @@ class Scheduler:
             for job_type, due in (("sync_entity", syncs), ("reconcile_ids", reconciliations))
             for d in due
         ]
-        enqueued += [enqueue(self.podium, "refresh_metrics", tenant_id=tenant_id, trigger="scheduler")
-                     for tenant_id in self.due_refreshes(now)]
+        for tenant_id in self.due_refreshes(now):
+            try:
+                enqueued.append(enqueue(self.podium, "refresh_metrics", tenant_id=tenant_id, trigger="scheduler"))
+            except UnknownJobType:
+                log.warning("tenant %s tracks metrics but the metrics plugin is not loaded; not refreshed", tenant_id)
+                break
         created = sum(e.created for e in enqueued)
         if created:
             log.info("scheduler: %d jobs queued (%d already pending)", created, len(enqueued) - created)

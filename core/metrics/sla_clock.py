@@ -195,8 +195,9 @@ def update_clocks(
             .where(TicketEvent.ticket_id.in_(chunk), TicketEvent.kind == "status_change")
         ):
             changes.setdefault(ticket_id, []).append((at, status))
-        before = {row.ticket_id: row for row in session.scalars(
-            select(TicketSlaClock).where(TicketSlaClock.ticket_id.in_(chunk)))}
+        clock = TicketSlaClock.__table__  # rows, not ORM objects: the upsert below would leave those stale
+        before = {row.ticket_id: row for row in session.execute(
+            select(clock).where(clock.c.tenant_id == tenant_id, clock.c.ticket_id.in_(chunk)))}
         rows, gone = [], []
         for ticket in tickets:
             statuses = waiting.get(None, set()) | waiting.get(ticket.connection_id, set())
@@ -215,7 +216,8 @@ def update_clocks(
             elif old is None or any(getattr(old, k) != v for k, v in row.items() if k not in UNCOMPARED):
                 rows.append(row)
         if gone:
-            session.execute(delete(TicketSlaClock).where(TicketSlaClock.ticket_id.in_(gone))
+            session.execute(delete(TicketSlaClock).where(TicketSlaClock.tenant_id == tenant_id,
+                                                         TicketSlaClock.ticket_id.in_(gone))
                             .execution_options(synchronize_session=False))
         upsert(session, TicketSlaClock, rows, conflict=("ticket_id",))
         changed.update(gone, (row["ticket_id"] for row in rows))
