@@ -23,6 +23,7 @@ TUNING_KEYS = (
     "http_retry_jitter",
     "sync_interval_minutes",
     "reconcile_hour_utc",
+    "metrics_refresh_minutes",
     "pod_token_ttl_seconds",
     "stream_ticket_ttl_seconds",
     "signin_code_ttl_seconds",

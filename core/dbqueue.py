@@ -155,7 +155,7 @@ def claim(podium: Podium, queues: Sequence[str] | None = None, now: dt.datetime 
     """Atomically start the next due job of ``queues`` (default: every registered queue)."""
     now = now or utcnow()
     queues = list(queues) if queues else queue_names()
-    merging = [name for name, jt in job_types().items() if jt.merge]
+    releasing = [name for name, jt in job_types().items() if not jt.holds_key_while_running]
     candidate_table = aliased(DbJob)
     candidate = (
         select(candidate_table.id)
@@ -177,8 +177,9 @@ def claim(podium: Podium, queues: Sequence[str] | None = None, now: dt.datetime 
                 status="started",
                 attempts=DbJob.attempts + 1,
                 started_at=now,
-                # A merging job stops taking ids now: later ones need a job of their own.
-                job_key=case((DbJob.func.in_(merging), None), else_=DbJob.job_key),
+                # A merging job stops taking ids now (later ones need a job of their own),
+                # and a job that reads afresh lets a change made while it runs queue another.
+                job_key=case((DbJob.func.in_(releasing), None), else_=DbJob.job_key),
             )
             .returning(
                 DbJob.id, DbJob.func, DbJob.kwargs, DbJob.attempts, DbJob.max_attempts, DbJob.timeout_seconds

@@ -20,7 +20,8 @@ The rules, learnt from redash and RQ's issue trackers (anchors §4.3, §5, §10.
   ticks or a burst of webhooks never pile up duplicates. A key is held while its job is
   queued, waiting for a retry or running; a type that *merges* (``fetch_records``) lets
   go of its key when it starts, because ids that arrive from then on were not drained
-  and need a new job. Ids sent while a fetch is still queued are merged into it
+  and need a new job, and so does one declared ``release_key_on_start``
+  (``refresh_metrics``: a change committed while it runs may come after what it read). Ids sent while a fetch is still queued are merged into it
   ("webhook bursts coalesce into one fetch of the ids").
 * **Failures are raised, never returned** (redash returned them and RQ called them
   successes). The sync engine reports connector errors as a result status; the job
@@ -121,6 +122,8 @@ class JobType:
     2nd, 3rd, … attempt (the last value repeats). ``key`` builds the deduplication key
     from the arguments (tenant included); ``merge`` names a list argument whose values are
     merged into a still-queued job of the same key instead of queueing another.
+    ``release_key_on_start`` lets a job that reads everything afresh when it runs be
+    queued again while one is running (a merging type always does).
     """
 
     name: str
@@ -131,6 +134,7 @@ class JobType:
     queue: str = "default"
     key: Callable[[Mapping[str, Any]], str] | None = None
     merge: str | None = None
+    release_key_on_start: bool = False
     parameters: Mapping[str, inspect.Parameter] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -164,6 +168,10 @@ class JobType:
         """The wait before each retry, one per retry, so RQ (which indexes its interval list
         from the end) and the database queue wait exactly the same."""
         return [self.backoff_after(attempt) for attempt in range(1, self.max_attempts)]
+
+    @property
+    def holds_key_while_running(self) -> bool:
+        return self.merge is None and not self.release_key_on_start
 
     def key_for(self, arguments: Mapping[str, Any]) -> str | None:
         return None if self.key is None else self.key(arguments)
@@ -328,7 +336,7 @@ def _describe(jt: JobType, arguments: Mapping[str, Any]) -> str:
 def _pending_statuses(jt: JobType) -> set[JobStatus]:
     """Statuses in which a job still holds its key (a merging job lets go when it starts)."""
     pending = {JobStatus.QUEUED, JobStatus.SCHEDULED}
-    return pending if jt.merge else pending | {JobStatus.STARTED}
+    return pending | {JobStatus.STARTED} if jt.holds_key_while_running else pending
 
 
 def _rq_status(client: redis.Redis, job_id: str) -> JobStatus | None:
@@ -371,12 +379,8 @@ def _rq_enqueue(podium: Podium, jt: JobType, key: str | None, arguments: dict[st
     return client.transaction(attempt, pointer, value_from_callable=True)
 
 
-def _drain_merged(client: redis.Redis, job: Job, initial: Sequence[Any]) -> list[Any]:
-    """Let go of the key (later ids need a new job), then take the ids merged into this job.
-
-    Atomic with :func:`_rq_enqueue`'s merge: both watch the pointer, so an id is either
-    merged before this point (and read below) or finds the pointer gone and queues anew.
-    """
+def _release_key(client: redis.Redis, job: Job) -> None:
+    """Let go of the job's key if it still points at this job (a later enqueue queues anew)."""
     key = job.meta.get("podium_key")
     if key:
         pointer = POINTER_PREFIX + key
@@ -388,6 +392,15 @@ def _drain_merged(client: redis.Redis, job: Job, initial: Sequence[Any]) -> list
                 pipe.delete(pointer)
 
         client.transaction(release, pointer)
+
+
+def _drain_merged(client: redis.Redis, job: Job, initial: Sequence[Any]) -> list[Any]:
+    """Let go of the key (later ids need a new job), then take the ids merged into this job.
+
+    Atomic with :func:`_rq_enqueue`'s merge: both watch the pointer, so an id is either
+    merged before this point (and read below) or finds the pointer gone and queues anew.
+    """
+    _release_key(client, job)
     extra = sorted(member.decode() for member in client.smembers(MERGE_PREFIX + job.id))
     return merged(initial, extra)
 
@@ -435,6 +448,8 @@ def perform(job_type: str, **arguments: Any) -> None:
     job.save_meta()
     if jt.merge:
         arguments[jt.merge] = _drain_merged(job.connection, job, arguments.get(jt.merge) or [])
+    elif jt.release_key_on_start:
+        _release_key(job.connection, job)
     try:
         jt.func(podium, **arguments)
     except JobError as exc:

@@ -23,7 +23,11 @@ class Podium:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.config.database_url)
+        from podium.org.changes import watch  # noqa: PLC0415 - it enqueues jobs, which need this module
+
+        database = Database(self.config.database_url)
+        watch(self, database)  # org edits queue a metrics refresh, whoever makes them
+        return database
 
     @cached_property
     def plugins(self) -> PluginManager:

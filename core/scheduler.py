@@ -24,6 +24,12 @@ connector can list its ids, so records deleted in the vendor leave Podium too
 (:func:`podium.sync.reconcile_ids`). "Done tonight" is read from ``sync_runs`` as well
 (reconciliations are recorded as ``<entity>:reconcile``), and an entity never synced has
 nothing to reconcile; one first synced after last night's hour waits for tonight's.
+
+Every ``metrics_refresh_minutes`` (60 unless configured) it enqueues ``refresh_metrics``
+(``metrics-refresh-<tenant>``) for each tenant that tracks metrics: no sync announces that
+time passed, yet an SLA due time passing turns an open ticket into a breach, in that
+period. "Due" is read from the tracked metrics' ``refreshed_at`` (stamped by each refresh
+when it starts), so it is as restart-safe as the syncs; an entry never refreshed is due.
 """
 
 from __future__ import annotations
@@ -38,8 +44,8 @@ from redis.lock import Lock
 from sqlalchemy import func, select
 
 from podium.config import Config
-from podium.jobs import Enqueued, enqueue, redis_client
-from podium.models import Connection, SyncRun, utcnow
+from podium.jobs import Enqueued, UnknownJobType, enqueue, redis_client
+from podium.models import Connection, MetricTracked, SyncRun, utcnow
 from podium.runtime import Podium
 from podium.sync import RECONCILE_RUN_SUFFIX, reconcilable_entities
 
@@ -47,6 +53,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_MINUTES = 15
 DEFAULT_RECONCILE_HOUR_UTC = 3
+DEFAULT_REFRESH_MINUTES = 60
 TICK_SECONDS = 60.0
 LOCK_NAME = "podium:scheduler"
 
@@ -71,6 +78,14 @@ def reconcile_hour(config: Config) -> int:
     return hour
 
 
+def refresh_interval(config: Config) -> dt.timedelta:
+    """How often each tenant's metrics are refreshed: ``metrics_refresh_minutes``, else 60."""
+    minutes = float(config.extra.get("metrics_refresh_minutes", DEFAULT_REFRESH_MINUTES))
+    if minutes <= 0:
+        raise ValueError(f"metrics_refresh_minutes must be positive, not {minutes}")
+    return dt.timedelta(minutes=minutes)
+
+
 def last_night(now: dt.datetime, hour: int) -> dt.datetime:
     """The latest ``hour``:00 UTC at or before ``now``: the night a reconciliation belongs to."""
     today = now.astimezone(dt.UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
@@ -91,6 +106,7 @@ class Scheduler:
         self.podium = podium
         self.interval = interval or sync_interval(podium.config)
         self.reconcile_hour = reconcile_hour(podium.config)
+        self.refresh_interval = refresh_interval(podium.config)
 
     def due(self, now: dt.datetime | None = None) -> list[DueSync]:
         """Entities of enabled connections whose last sync started an interval ago or never."""
@@ -99,6 +115,19 @@ class Scheduler:
     def due_reconciliations(self, now: dt.datetime | None = None) -> list[DueSync]:
         """Entities to reconcile: synced before, and not reconciled since last night's hour."""
         return self._due(now or utcnow())[1]
+
+    def due_refreshes(self, now: dt.datetime | None = None) -> list[int]:
+        """Tenants tracking metrics whose last full refresh started an interval ago (or never)."""
+        now = now or utcnow()
+        with self.podium.db.session() as session:  # unscoped: every tenant
+            rows = session.execute(
+                select(MetricTracked.tenant_id, func.min(MetricTracked.refreshed_at),
+                       func.count() - func.count(MetricTracked.refreshed_at))
+                .group_by(MetricTracked.tenant_id)
+                .order_by(MetricTracked.tenant_id)
+            ).all()
+        return [tenant_id for tenant_id, oldest, never in rows
+                if never or oldest is None or oldest <= now - self.refresh_interval]
 
     def _due(self, now: dt.datetime) -> tuple[list[DueSync], list[DueSync]]:
         with self.podium.db.session() as session:  # unscoped: the scheduler serves every tenant
@@ -136,14 +165,22 @@ class Scheduler:
         return syncs, reconciliations
 
     def tick(self, now: dt.datetime | None = None) -> list[Enqueued]:
-        """Enqueue every due sync and reconciliation (a pending one is joined, not duplicated)."""
-        syncs, reconciliations = self._due(now or utcnow())
+        """Enqueue every due sync, reconciliation and metrics refresh (a pending one is
+        joined, not duplicated)."""
+        now = now or utcnow()
+        syncs, reconciliations = self._due(now)
         enqueued = [
             enqueue(self.podium, job_type, tenant_id=d.tenant_id, connection_id=d.connection_id,
                     entity=d.entity, trigger="scheduler")
             for job_type, due in (("sync_entity", syncs), ("reconcile_ids", reconciliations))
             for d in due
         ]
+        for tenant_id in self.due_refreshes(now):
+            try:
+                enqueued.append(enqueue(self.podium, "refresh_metrics", tenant_id=tenant_id, trigger="scheduler"))
+            except UnknownJobType:
+                log.warning("tenant %s tracks metrics but the metrics plugin is not loaded; not refreshed", tenant_id)
+                break
         created = sum(e.created for e in enqueued)
         if created:
             log.info("scheduler: %d jobs queued (%d already pending)", created, len(enqueued) - created)

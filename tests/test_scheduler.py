@@ -16,11 +16,12 @@ from rq import Queue
 from sqlalchemy import func, select
 
 from podium.cli import cli
+from podium import dbqueue
 from podium.dbqueue import DbQueueWorker
 from podium.jobs import pending_jobs, redis_client
 from podium.models import Connection, DbJob, SyncRun, utcnow
 from podium.runtime import Podium
-from podium.scheduler import LOCK_NAME, Scheduler, SchedulerBusy, sync_interval
+from podium.scheduler import LOCK_NAME, Scheduler, SchedulerBusy, refresh_interval, sync_interval
 from tests.test_jobs import cli_env
 
 CONNECTOR_PLUGIN = textwrap.dedent('''
@@ -154,3 +155,76 @@ def test_scheduler_command_once(acme: Podium, connections: dict[str, int]) -> No
     assert db_job_count(acme) == 2
     listing = CliRunner().invoke(cli, ["jobs", "list"], env=cli_env(acme), catch_exceptions=False)
     assert listing.output.count("sync_entity") == 2 and "entity=ticket" in listing.output
+
+
+# -- periodic metrics refresh ------------------------------------------------------------------
+
+
+@pytest.fixture
+def tracking(acme: Podium, tenant_id: int) -> int:
+    """The tenant tracks a metric (as a pod would), never refreshed by the job yet."""
+    from podium.metrics.engine import MetricEngine  # noqa: PLC0415 - needs the loaded plugins
+
+    with acme.db.session(tenant_id) as session:
+        MetricEngine(acme).track(session, tenant_id, "hours_worked", "person", "month", "pod:test",
+                                 dt.date(2024, 1, 1))
+    return tenant_id
+
+
+def refresh_jobs(podium: Podium) -> list[dict[str, object]]:
+    return [row for row in pending_jobs(podium) if row["type"] == "refresh_metrics"]
+
+
+def test_a_metrics_refresh_is_due_an_interval_after_the_last_one_started(acme: Podium, tracking: int) -> None:
+    from podium.metrics.changes import refresh_tenant  # noqa: PLC0415
+    from podium.metrics.engine import MetricEngine  # noqa: PLC0415
+
+    started = dt.datetime(2024, 3, 4, 10, 0, tzinfo=dt.timezone.utc)
+    scheduler = Scheduler(acme)
+    assert scheduler.due_refreshes(started) == [tracking]  # never refreshed
+    refresh_tenant(acme, tracking, MetricEngine(acme, clock=lambda: started))
+    assert scheduler.due_refreshes(started + dt.timedelta(minutes=59)) == []
+    assert scheduler.due_refreshes(started + dt.timedelta(minutes=60)) == [tracking]
+    quarter_hourly = Scheduler(Podium(replace(acme.config, extra={"metrics_refresh_minutes": "15"})))
+    assert quarter_hourly.due_refreshes(started + dt.timedelta(minutes=14)) == []
+    assert quarter_hourly.due_refreshes(started + dt.timedelta(minutes=15)) == [tracking]
+
+
+def test_tenants_tracking_nothing_are_not_refreshed(acme: Podium, tenant_id: int) -> None:
+    assert Scheduler(acme).due_refreshes() == []
+    assert Scheduler(acme).tick() == []
+
+
+def test_the_refresh_interval_comes_from_the_config(acme: Podium) -> None:
+    assert refresh_interval(acme.config) == dt.timedelta(minutes=60)
+    assert refresh_interval(replace(acme.config, extra={"metrics_refresh_minutes": 5})) == dt.timedelta(minutes=5)
+    with pytest.raises(ValueError, match="metrics_refresh_minutes must be positive"):
+        refresh_interval(replace(acme.config, extra={"metrics_refresh_minutes": "-1"}))
+
+
+def test_a_pending_refresh_is_joined_not_duplicated(acme: Podium, tracking: int) -> None:
+    scheduler = Scheduler(acme)
+    [first], [second] = scheduler.tick(), scheduler.tick()
+    assert first.created and not second.created and first.id == second.id
+    assert [(row["tenant_id"], row["args"]) for row in refresh_jobs(acme)] == [
+        (tracking, {"trigger": "scheduler"})]
+
+
+def test_a_pending_refresh_is_joined_not_duplicated_on_rq(acme_rq: Podium, tracking: int) -> None:
+    scheduler = Scheduler(acme_rq)
+    [first], [second] = scheduler.tick(), scheduler.tick()
+    assert first.created and not second.created and first.id == second.id
+    assert Queue("metrics", connection=redis_client(acme_rq.config.redis_url or "")).count == 1
+    assert db_job_count(acme_rq) == 0
+
+
+def test_a_running_refresh_lets_the_next_one_queue(acme: Podium, tracking: int) -> None:
+    """A refresh reads everything when it starts, so a change committed while it runs (or
+    the next tick) needs a job of its own rather than joining the running one."""
+    [queued] = Scheduler(acme).tick()
+    claimed = dbqueue.claim(acme, ["metrics"])
+    assert claimed is not None and str(claimed.id) == queued.id
+    [again] = Scheduler(acme).tick()
+    assert again.created and again.id != queued.id
+    assert dbqueue.run_claimed(acme, claimed)
+    assert Scheduler(acme).due_refreshes() == []  # the finished refresh stamped the tracked metric

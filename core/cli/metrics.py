@@ -15,7 +15,7 @@ import click
 from podium.cli import get_podium
 from podium.cli.connections import tenant_for
 from podium.metrics.base import MetricParamsError
-from podium.metrics.changes import publish
+from podium.metrics.changes import refresh_tenant
 from podium.metrics.engine import MetricEngine, MetricError, Value
 from podium.models.metrics import GRAINS
 
@@ -125,13 +125,11 @@ def show(key: str, slug: str | None, grain: str, period: str, subject: str | Non
 @metrics.command("refresh")
 @click.option("--tenant", "slug", help="Tenant slug (needed when there are several).")
 def refresh(slug: str | None) -> None:
-    """Recompute every tracked figure of open periods (after org data changed)."""
+    """Recompute SLA due times and every tracked figure of open periods (after org data changed)."""
     podium = get_podium()
     with podium.db.session() as unscoped:
         tenant_id = tenant_for(unscoped, slug).id
-    with podium.db.session(tenant_id) as session:
-        changed = MetricEngine(podium).refresh(session, tenant_id)
-    publish(podium, tenant_id, changed)
+    changed = refresh_tenant(podium, tenant_id)
     click.echo(f"{len(changed)} figure(s) changed")
 
 

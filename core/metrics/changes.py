@@ -28,11 +28,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from podium import live
+from podium.metrics import sla_clock
 from podium.metrics.base import Metric
 from podium.metrics.engine import Context, MetricEngine, Value
 from podium.metrics.periods import Period, containing, overlapping
 from podium.metrics.spans import OPEN_END, chunks, current, remember, remember_tickets, remembered, span_select
-from podium.models import MetricDefinition, MetricExclusionWindow, MetricOverride, MetricTracked
+from podium.models import MetricDefinition, MetricExclusionWindow, MetricOverride, MetricTracked, utcnow
 from podium.runtime import Podium
 
 EVERYWHERE = frozenset({"identity", "client"})
@@ -181,6 +182,28 @@ def records_changed(
         changed = recompute(engine, session, tenant_id, touched, entity)
         remember(session, tenant_id, connection_id, entity, keys)
         remember_tickets(session, tenant_id, touched.tickets)
+    publish(podium, tenant_id, changed)
+    return changed
+
+
+def refresh_tenant(podium: Podium, tenant_id: int, engine: MetricEngine | None = None) -> list[Value]:
+    """Recompute every SLA clock and every open tracked value of a tenant; returns (and
+    publishes) the values that changed.
+
+    What the ``refresh_metrics`` job and ``podium metrics refresh`` run. Each tracked entry
+    is stamped with the instant the refresh started (``refreshed_at``): the scheduler reads
+    it to know when the next periodic refresh is due.
+    """
+    started = engine.clock() if engine is not None else utcnow()
+    engine = engine or MetricEngine(podium, clock=lambda: started)
+    with podium.db.session(tenant_id) as session:
+        moved = sla_clock.update_clocks(session, tenant_id, now=started)
+        tracked = engine.tracked(session, tenant_id)
+        changed = engine.refresh(session, tenant_id, tracked)
+        if tracked:
+            remember_tickets(session, tenant_id, moved)  # a later recompute must see the new due days
+        for entry in tracked:
+            entry.refreshed_at = started
     publish(podium, tenant_id, changed)
     return changed
 

@@ -9,8 +9,9 @@ days as well as the new ones.
 
 The days a record touches:
 
-* a ticket — every day from its creation to its last event, time entry or survey (its
-  first resolution, SLA due times, time and surveys all lie in there);
+* a ticket — every day from its creation to its last event, time entry or survey, and
+  its SLA due times, the vendor's or Podium's (its first resolution, breaches, time and
+  surveys all lie in there);
 * a time entry or survey — its own days (and, through ``ticket_id``, its ticket's);
 * a project, agreement, invoice, payment — its dates (an agreement without an end: on);
 * an endpoint — the days of its statuses.
@@ -39,6 +40,7 @@ from podium.models import (
     Survey,
     Ticket,
     TicketEvent,
+    TicketSlaClock,
     TimeEntry,
 )
 
@@ -61,12 +63,14 @@ def span_select(entity: str) -> Select[Any] | None:
     for every record of ``entity``, or None for entities without spans of their own."""
     if entity == "ticket":
         t, ev, te, sv = Ticket.__table__, TicketEvent.__table__, TimeEntry.__table__, Survey.__table__
+        clock = TicketSlaClock.__table__
 
         def child(column: Any, table: Any, fn: Any) -> Any:
             return select(fn(column)).where(table.c.ticket_id == t.c.id).scalar_subquery()
 
         own = [t.c.created_at, t.c.first_response_at, t.c.resolved_at, t.c.closed_at, t.c.sla_response_due_at,
-               t.c.sla_resolution_due_at, t.c.vendor_updated_at]
+               t.c.sla_resolution_due_at, t.c.vendor_updated_at,
+               child(clock.c.response_due_at, clock, func.min), child(clock.c.resolution_due_at, clock, func.min)]
         first = [*own, child(ev.c.at, ev, func.min), child(te.c.start_at, te, func.min),
                  child(sv.c.submitted_at, sv, func.min)]
         last = [*own, child(ev.c.at, ev, func.max), child(func.coalesce(te.c.end_at, te.c.start_at), te, func.max),

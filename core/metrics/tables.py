@@ -54,6 +54,7 @@ from podium.models import (
     TeamMembership,
     Ticket,
     TicketEvent,
+    TicketSlaClock,
     TimeEntry,
 )
 from podium.models.base import UTCDateTime
@@ -61,6 +62,7 @@ from podium.models.base import UTCDateTime
 TABLES: dict[str, type[DeclarativeBase]] = {
     "tickets": Ticket,
     "ticket_events": TicketEvent,
+    "ticket_sla_clocks": TicketSlaClock,
     "time_entries": TimeEntry,
     "surveys": Survey,
     "projects": Project,

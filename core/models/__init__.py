@@ -57,6 +57,7 @@ from podium.models.payouts import (
     PlanVersion,
     SnapshotLine,
 )
+from podium.models.sla import SlaTarget, TicketSlaClock
 from podium.models.tenancy import ApiToken, Tenant, User
 from podium.models.work import Project, Survey, Ticket, TicketEvent, TimeEntry
 
@@ -108,6 +109,7 @@ __all__ = [
     "Project",
     "QuarantinedRecord",
     "RequestBudget",
+    "SlaTarget",
     "SnapshotLine",
     "Survey",
     "SyncLock",
@@ -119,6 +121,7 @@ __all__ = [
     "TenantScoped",
     "Ticket",
     "TicketEvent",
+    "TicketSlaClock",
     "TimeEntry",
     "UTCDateTime",
     "User",

@@ -65,6 +65,8 @@ class MetricTracked(TenantScoped, Base):
     used_by: Mapped[str] = mapped_column(String(200))
     """Who needs it, e.g. ``plan:engineer-quarterly`` or ``pod:scorecard``."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    refreshed_at: Mapped[dt.datetime | None]
+    """When the last full refresh (``refresh_metrics``) started; the scheduler's "due" reads it."""
 
 
 class MetricValue(TenantScoped, Base):

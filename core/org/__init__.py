@@ -9,5 +9,6 @@ NinjaOne has none), so Podium keeps it effective-dated and importable (design §
   fiscal-year and week helpers;
 * :mod:`podium.org.csvio` — all-or-nothing CSV import/export with line+column errors;
 * :mod:`podium.org.identities` — the audited resolver that links vendor identities to
-  people, and the attribution rule the metric engine joins on.
+  people, and the attribution rule the metric engine joins on;
+* :mod:`podium.org.changes` — any committed org change queues a metrics refresh.
 """

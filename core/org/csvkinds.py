@@ -27,6 +27,7 @@ from podium.models import (
     Holiday,
     Person,
     PersonFact,
+    SlaTarget,
     Team,
     TeamMembership,
 )
@@ -39,10 +40,11 @@ from podium.vendor_mapping import MINOR_EXPONENTS
 
 MAPPING_VALUES: dict[str, tuple[str, ...]] = {
     "work_type": ("billable", "productive", "internal", "pto"),
-    "status": STATUS_CATEGORIES,
+    "status": (*STATUS_CATEGORIES, "waiting"),
     "board": ("service", "alert", "project", "internal"),
 }
-"""Podium's vocabulary per mapping kind; ``agreement_type`` maps to a revenue-category slug."""
+"""Podium's vocabulary per mapping kind; ``agreement_type`` maps to a revenue-category slug.
+A ``waiting`` status (on hold, waiting on the customer) is open and stops the SLA clock."""
 CATEGORY_SLUG = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 DAYS = calendars.WEEKDAYS
@@ -203,6 +205,19 @@ class MappingRow(Schema):
             raise ValidationError(f"For {data['kind']} use one of: {', '.join(allowed)}.", "podium_value")
         if allowed is None and not CATEGORY_SLUG.match(data["podium_value"]):
             raise ValidationError("Use a lower-case category slug such as managed_services.", "podium_value")
+
+
+class SlaTargetRow(Schema):
+    sla = _text(200, required=True)
+    board = _text(200, load_default=None)
+    priority = _text(100, load_default=None)
+    response_hours = fields.Float(load_default=None, validate=validate.Range(min=0))
+    resolution_hours = fields.Float(load_default=None, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _some_target(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("response_hours") is None and data.get("resolution_hours") is None:
+            raise ValidationError("Give response_hours, resolution_hours or both.", "response_hours")
 
 
 # -- references ------------------------------------------------------------------------
@@ -576,6 +591,22 @@ class MappingsKind(Kind):
         }
 
 
+class SlaTargetsKind(Kind):
+    """SLA targets in business hours; blank board or priority means any (see podium.metrics.sla_clock)."""
+
+    name, model, schema = "sla_targets", SlaTarget, SlaTargetRow
+    columns = ("sla", "board", "priority", "response_hours", "resolution_hours")
+    key_attributes = ("sla", "board", "priority")
+
+    def resolve(self, lookups: Lookups, row: dict[str, Any], present: set[str]) -> dict[str, Any]:
+        values = {c: row.get(c) for c in ("sla", "board", "priority")}
+        values.update({c: row[c] for c in ("response_hours", "resolution_hours") if c in present})
+        return values
+
+    def key(self, values: Mapping[str, Any]) -> Key:
+        return (values["sla"], values["board"], values["priority"])
+
+
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
@@ -588,6 +619,7 @@ KINDS: dict[str, Kind] = {
         ResponsibilitiesKind(),
         AvailabilityKind(),
         MappingsKind(),
+        SlaTargetsKind(),
     )
 }
 """Every importable kind, in an order that satisfies references (people before facts …)."""

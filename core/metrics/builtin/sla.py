@@ -1,8 +1,9 @@
 """SLA compliance: the share of tickets subject to an SLA stage that met it.
 
-Due times and met flags come from the vendor (``sla_source = "vendor"``) or from Podium's
-own SLA computation (``"podium"``) — the canonical ticket carries both the same way, so
-these metrics read ``sla_*_due_at`` / ``sla_*_met`` whatever their source.
+Due times come from the vendor where it gives them (the ticket's ``sla_*_due_at``), else
+from Podium's SLA clock (``ticket_sla_clocks``, :mod:`podium.metrics.sla_clock`: the
+tenant's SLA targets on the SLA's business calendar, paused in waiting statuses); met
+flags are the vendor's (``sla_*_met``) when it gives them.
 
 * A ticket is **subject** to a stage when it has a due time or a met flag for it.
 * **Met** — the flag when the source gives one; otherwise the stage's time (first
@@ -38,16 +39,21 @@ class SlaMet(Metric):
     better = "higher"
     params_schema = SlaParams
     exclusion_windows = True
+    revision = 2
+    """2: due times computed by Podium (``ticket_sla_clocks``) where the vendor gives none."""
 
     def select(self, tables: Tables) -> Any:
-        t, c = tables.tickets, credit(tables, self.params["credit"])
-        statement = select().select_from(t).join(c, c.c.ticket_id == t.c.id)
+        t, c, clock = tables.tickets, credit(tables, self.params["credit"]), tables.ticket_sla_clocks
+        statement = (select().select_from(t).join(c, c.c.ticket_id == t.c.id)
+                     .outerjoin(clock, clock.c.ticket_id == t.c.id))
         if self.stage == "response":
-            due, flag, done = t.c.sla_response_due_at, t.c.sla_response_met, t.c.first_response_at
+            due = func.coalesce(t.c.sla_response_due_at, clock.c.response_due_at)
+            flag, done = t.c.sla_response_met, t.c.first_response_at
         else:
             fr = first_resolutions(tables)
             statement = statement.outerjoin(fr, fr.c.ticket_id == t.c.id)
-            due, flag, done = t.c.sla_resolution_due_at, t.c.sla_resolution_met, fr.c.resolved_at
+            due = func.coalesce(t.c.sla_resolution_due_at, clock.c.resolution_due_at)
+            flag, done = t.c.sla_resolution_met, fr.c.resolved_at
         now = tables.now
         met = case((flag.is_(True), 1.0), (flag.is_(False), 0.0),
                    (and_(done.is_not(None), due.is_not(None), done <= due), 1.0), else_=0.0)
@@ -67,7 +73,7 @@ class SlaResponseMet(SlaMet):
     label = "SLA response met"
     stage = "response"
     requires = {"ticket": TICKET_FIELDS | {"first_response_at", "sla_response_due_at", "sla_response_met"},
-                "time_entry": ENTRY_FIELDS}
+                "ticket_event": EVENT_FIELDS, "time_entry": ENTRY_FIELDS}
     anchor = "first response when met, due time when breached"
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 07:52:44.077247
+Create Date: 2026-11-22 08:21:34.399207
 """
 
 from __future__ import annotations
@@ -222,6 +222,23 @@ def upgrade() -> None:
     with op.batch_alter_table('plans', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_plans_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('sla_targets',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('sla', sa.String(length=200), nullable=False),
+    sa.Column('board', sa.String(length=200), nullable=True),
+    sa.Column('priority', sa.String(length=100), nullable=True),
+    sa.Column('response_hours', sa.Float(), nullable=True),
+    sa.Column('resolution_hours', sa.Float(), nullable=True),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.CheckConstraint('resolution_hours IS NULL OR resolution_hours >= 0', name=op.f('ck_sla_targets_resolution_non_negative')),
+    sa.CheckConstraint('response_hours IS NULL OR response_hours >= 0', name=op.f('ck_sla_targets_response_non_negative')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_sla_targets_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sla_targets'))
+    )
+    with op.batch_alter_table('sla_targets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sla_targets_tenant_id'), ['tenant_id'], unique=False)
+        batch_op.create_index('ix_sla_targets_tenant_sla', ['tenant_id', 'sla'], unique=False)
+
     op.create_table('teams',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -353,6 +370,7 @@ def upgrade() -> None:
     sa.Column('since', sa.Date(), nullable=False),
     sa.Column('used_by', sa.String(length=200), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('refreshed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.CheckConstraint("grain IN ('person', 'team', 'role', 'client', 'company')", name=op.f('ck_metric_tracked_grain_allowed')),
     sa.CheckConstraint("period_kind IN ('day', 'week', 'month', 'quarter', 'fiscal_year')", name=op.f('ck_metric_tracked_period_kind_allowed')),
@@ -1136,6 +1154,27 @@ def upgrade() -> None:
         batch_op.create_index('ix_ticket_events_tenant_at', ['tenant_id', 'at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_events_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('ticket_sla_clocks',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('sla', sa.String(length=200), nullable=True),
+    sa.Column('response_due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resolution_due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('response_source', sa.String(length=16), nullable=True),
+    sa.Column('resolution_source', sa.String(length=16), nullable=True),
+    sa.Column('waiting_seconds', sa.Float(), nullable=False),
+    sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.CheckConstraint("resolution_source IS NULL OR resolution_source IN ('vendor', 'podium')", name=op.f('ck_ticket_sla_clocks_resolution_source_allowed')),
+    sa.CheckConstraint("response_source IS NULL OR response_source IN ('vendor', 'podium')", name=op.f('ck_ticket_sla_clocks_response_source_allowed')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_ticket_sla_clocks_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_ticket_sla_clocks_ticket_id_tickets'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_sla_clocks')),
+    sa.UniqueConstraint('ticket_id', name=op.f('uq_ticket_sla_clocks_ticket_id'))
+    )
+    with op.batch_alter_table('ticket_sla_clocks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ticket_sla_clocks_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('time_entries',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('identity_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -1185,6 +1224,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_time_entries_identity_start_at')
 
     op.drop_table('time_entries')
+    with op.batch_alter_table('ticket_sla_clocks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ticket_sla_clocks_tenant_id'))
+
+    op.drop_table('ticket_sla_clocks')
     with op.batch_alter_table('ticket_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ticket_events_tenant_id'))
         batch_op.drop_index('ix_ticket_events_tenant_at')
@@ -1400,6 +1443,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_teams_tenant_id'))
 
     op.drop_table('teams')
+    with op.batch_alter_table('sla_targets', schema=None) as batch_op:
+        batch_op.drop_index('ix_sla_targets_tenant_sla')
+        batch_op.drop_index(batch_op.f('ix_sla_targets_tenant_id'))
+
+    op.drop_table('sla_targets')
     with op.batch_alter_table('plans', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plans_tenant_id'))
 
