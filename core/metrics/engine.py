@@ -337,16 +337,25 @@ class MetricEngine:
         """Compute ``key`` for every subject of ``grain`` in ``period`` (or only ``subjects``), live."""
         self._check(grain)
         metric = self.metric(key, params)
+        return self._live(session, tenant_id, metric, grain, [period], subjects)[period]
+
+    def _live(
+        self, session: Session, tenant_id: int, metric: Metric, grain: str, periods: Sequence[Period],
+        subjects: list[str] | None,
+    ) -> dict[Period, list[Value]]:
+        """Live figures of ``periods`` (one kind, in order; a custom period alone), in one statement."""
         ctx = self.context(session, tenant_id)
         definition = find_definition(session, tenant_id, metric)
-        pooled = self._pooled(session, ctx, metric, grain, [period], subjects)
+        pooled = self._pooled(session, ctx, metric, grain, periods, subjects)
         synced = self.data_synced_at(session, ctx, metric)
-        now = ctx.now
-        return [
-            Value(metric.key, definition.version if definition else None, grain, subject, period, num, den,
-                  query.ratio(num, den, metric.factor), count, now, synced)
-            for (subject, _start), (num, den, count) in sorted(pooled.items())
-        ]
+        by_start = {p.start: p for p in periods}
+        live: dict[Period, list[Value]] = {p: [] for p in periods}
+        for (subject, start), (num, den, count) in sorted(pooled.items()):
+            if start in by_start:
+                live[by_start[start]].append(
+                    Value(metric.key, definition.version if definition else None, grain, subject, by_start[start],
+                          num, den, query.ratio(num, den, metric.factor), count, ctx.now, synced))
+        return live
 
     def explain(
         self,
@@ -460,6 +469,82 @@ class MetricEngine:
             # recompute, or it has no data — which a live computation says as well.
             return self.compute(session, tenant_id, key, grain, period, params, subjects)
         return [v for v in stored if subjects is None or v.subject in subjects]
+
+    def series(
+        self,
+        session: Session,
+        tenant_id: int,
+        key: str,
+        grain: str,
+        periods: Sequence[Period],
+        params: dict[str, Any] | None = None,
+        subjects: list[str] | None = None,
+    ) -> dict[Period, list[Value]]:
+        """:meth:`values` of many periods at once (a trend line), each read exactly as
+        :meth:`values` reads it — closed periods frozen, materialised ones stored, the rest
+        live — but with one statement for each of those per period kind instead of one
+        round of them per period. A custom period is read on its own."""
+        self._check(grain)
+        metric = self.metric(key, params)
+        read: dict[Period, list[Value]] = {}
+        kinds: dict[str, list[Period]] = {}
+        for period in dict.fromkeys(periods):
+            if period.kind == "custom":
+                read[period] = self.values(session, tenant_id, key, grain, period, params, subjects)
+            else:
+                kinds.setdefault(period.kind, []).append(period)
+        for group in kinds.values():
+            read.update(self._kind_series(session, tenant_id, metric, grain, sorted(group, key=lambda p: p.start),
+                                          subjects))
+        return {period: read[period] for period in periods}
+
+    def _kind_series(
+        self, session: Session, tenant_id: int, metric: Metric, grain: str, periods: list[Period],
+        subjects: list[str] | None,
+    ) -> dict[Period, list[Value]]:
+        """:meth:`series` for periods of one (non-custom) kind, in order."""
+        by_start = {p.start: p for p in periods}
+        found: dict[Period, list[Value]] = {p: [] for p in periods}
+        closed = self._closed_starts(session, tenant_id, metric.key, grain, periods)
+        definition = find_definition(session, tenant_id, metric)
+        scope = [MetricValue.tenant_id == tenant_id, MetricValue.metric_key == metric.key,
+                 MetricValue.closed_at.is_not(None)] if closed else []
+        open_starts = [start for start in by_start if start not in closed]
+        wanted = []
+        if closed:
+            wanted.append((scope, list(closed)))
+        if definition is not None and open_starts:
+            wanted.append(([MetricValue.definition_id == definition.id], open_starts))
+        for where, starts in wanted:
+            statement = select(MetricValue).where(
+                *where, MetricValue.grain == grain, MetricValue.period_kind == periods[0].kind,
+                MetricValue.period_start.in_(starts), MetricValue.period_end.in_([by_start[s].end for s in starts]),
+            )
+            if subjects is not None:
+                statement = statement.where(MetricValue.subject.in_(subjects))
+            for row in session.scalars(statement.order_by(MetricValue.period_start, MetricValue.subject)):
+                period = by_start[row.period_start]
+                if period.end == row.period_end:
+                    found[period].append(Value.from_row(row))
+        # A period with nothing stored is computed live, as values() does. (Whether anything
+        # is stored does not depend on ``subjects``: only a subject-free probe decides.)
+        stored = self._stored_starts(session, definition, grain, periods[0].kind, open_starts) \
+            if subjects is not None and definition is not None and open_starts else \
+            {p.start for p, values in found.items() if values}
+        missing = [by_start[s] for s in open_starts if s not in stored]
+        if missing:
+            found.update(self._live(session, tenant_id, metric, grain, missing, subjects))
+        return found
+
+    @staticmethod
+    def _stored_starts(
+        session: Session, definition: MetricDefinition, grain: str, kind: str, starts: list[dt.date]
+    ) -> set[dt.date]:
+        """Which of ``starts`` have materialised values of ``definition`` at ``grain``."""
+        return set(session.scalars(select(MetricValue.period_start).distinct().where(
+            MetricValue.definition_id == definition.id, MetricValue.grain == grain, MetricValue.period_kind == kind,
+            MetricValue.period_start.in_(starts),
+        )))
 
     # -- materialisation ------------------------------------------------------------------
 

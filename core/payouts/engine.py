@@ -271,8 +271,10 @@ class PayoutEngine:
         reader: MetricReader | None = None,
         definition: PlanDefinition | None = None,
         version: PlanVersion | None = None,
+        participants: list[Participant] | None = None,
     ) -> Evaluation:
-        """Every participant's lines for ``period`` under the version in force at its start."""
+        """Every participant's lines for ``period`` under the version in force at its start
+        (``participants``: as an earlier evaluation of the same period found them)."""
         tenant = session.get(Tenant, plan.tenant_id)
         assert tenant is not None
         version = version or self.version_for(session, plan, period.start)
@@ -284,7 +286,8 @@ class PayoutEngine:
         previous = session.scalars(select(PayoutPeriod.id).where(
             PayoutPeriod.plan_id == plan.id, PayoutPeriod.starts_on == preceding(period, fy).start,
             PayoutPeriod.status == "closed")).first()
-        participants = self.participants(session, definition.participants, period)
+        if participants is None:
+            participants = self.participants(session, definition.participants, period)
         context = EvaluationContext(
             session=session, plan_key=definition.key, currency=definition.currency, period=period, as_of=as_of,
             participants=participants, reader=reader, plan_teams=tuple(definition.participants.get("teams") or ()),
@@ -331,9 +334,14 @@ class PayoutEngine:
     def preview(self, session: Session, plan: Plan, period: PayPeriod, *, person_ids: list[int] | None = None,
                 as_of: dt.date | None = None) -> tuple[Evaluation, list[PersonPreview]]:
         """Earned so far, still on the table, projected to the period's end, next-tier hints."""
-        now = self.evaluate(session, plan, period, as_of=as_of)
+        # Both evaluations read the same metric values (the projection scales them) of the
+        # same plan version and participants, so they share them and each is read once.
+        reader = self.reader(session, plan.tenant_id)
+        now = self.evaluate(session, plan, period, as_of=as_of, reader=reader)
         projected = self.evaluate(session, plan, period, as_of=now.as_of,
-                                  reader=ProjectedReader(self.reader(session, plan.tenant_id), now.as_of + dt.timedelta(days=1)))
+                                  reader=ProjectedReader(reader, now.as_of + dt.timedelta(days=1)),
+                                  definition=now.plan, version=session.get(PlanVersion, now.plan_version_id),
+                                  participants=now.participants)
         projected_totals = projected.totals()
         previews = []
         for participant in now.participants:

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
 from podium.metrics import Metric
 from podium.metrics.base import MetricParamsError
-from podium.metrics.engine import MetricError
+from podium.metrics.engine import MetricError, Value
 from podium.metrics.periods import CalendarSettings, Period, containing
 from podium.payouts.money import exact
 from sqlalchemy.orm import Session
@@ -158,6 +158,10 @@ class EngineMetricReader(MetricReader):
     tenant_id: int
     settings: CalendarSettings
     with_records: bool = False
+    _subjects: dict[tuple[str, str, str, Period], dict[str, Value]] = field(default_factory=dict, init=False,
+                                                                           repr=False)
+    """Values read so far, every subject of each (metric, parameters, grain, period): the
+    reader serves one evaluation (or a preview's two), over data that does not change."""
 
     def _metric(self, metric_key: str, params: dict[str, Any]) -> Metric:
         try:
@@ -179,18 +183,40 @@ class EngineMetricReader(MetricReader):
     ) -> MetricReading:
         metric = self._metric(metric_key, params)
         period = self.period(start, end)
+        key = (metric_key, json.dumps(metric.dumped_params(), sort_keys=True, default=str), grain, period)
+        if key not in self._subjects:
+            # Every subject of the grain comes from the one statement anyway: a plan reads
+            # each metric for all its participants, so one query serves them all.
+            self._subjects[key] = {v.subject: v for v in self.engine.values(self.session, self.tenant_id, metric_key,
+                                                                            grain, period, params)}
+        return self._reading(metric, params, grain, subject, period, self._subjects[key].get(subject))
+
+    def series(
+        self, metric_key: str, params: Mapping[str, Any] | None, grain: str, subject: str,
+        ranges: Sequence[tuple[dt.date, dt.date]],
+    ) -> list[MetricReading]:
+        """One subject's readings of ``ranges`` (a trend), read together
+        (:meth:`podium.metrics.engine.MetricEngine.series`); not recorded in :attr:`readings`."""
+        params = dict(params or {})
+        metric = self._metric(metric_key, params)
+        periods = [self.period(start, end) for start, end in ranges]
+        values = self.engine.series(self.session, self.tenant_id, metric_key, grain, periods, params, [str(subject)])
+        return [self._reading(metric, params, grain, str(subject), period, next(iter(values[period]), None))
+                for period in periods]
+
+    def _reading(self, metric: Metric, params: dict[str, Any], grain: str, subject: str, period: Period,
+                 value: Value | None) -> MetricReading:
+        """The reading of ``value`` (None: no data), with its drill-down when asked for."""
         base = MetricReading(
-            metric_key=metric_key, params=metric.dumped_params(), grain=grain, subject=subject, start=start, end=end,
-            numerator=0.0, denominator=0.0, factor=metric.factor, unit=metric.unit,
-            label=getattr(metric, "label", metric_key),
+            metric_key=metric.key, params=metric.dumped_params(), grain=grain, subject=subject, start=period.start,
+            end=period.end, numerator=0.0, denominator=0.0, factor=metric.factor, unit=metric.unit,
+            label=getattr(metric, "label", metric.key),
         )
-        values = self.engine.values(self.session, self.tenant_id, metric_key, grain, period, params, [subject])
-        if not values:
+        if value is None:
             return base
-        value = values[0]
         records: tuple[RecordRef, ...] = ()
         if self.with_records:
-            explained = self.engine.explain(self.session, self.tenant_id, metric_key, grain, period, subject, params)
+            explained = self.engine.explain(self.session, self.tenant_id, metric.key, grain, period, subject, params)
             records = tuple(RecordRef(r.record_type, int(r.record_id)) for r in explained.records)
         return replace(base, numerator=value.numerator, denominator=value.denominator, version=value.version,
                        computed_at=value.computed_at, records=records)

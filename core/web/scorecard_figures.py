@@ -200,8 +200,9 @@ class Scorecard:
         periods = [period]
         while len(periods) < TREND_PERIODS:
             periods.insert(0, preceding(periods[0], self.tenant.fiscal_year_start_month))
-        values = [(p.label, reader.read(reading.metric_key, reading.params, reading.grain, reading.subject,
-                                        p.start, p.end).value) for p in periods[:-1]]
+        past = reader.series(reading.metric_key, reading.params, reading.grain, reading.subject,
+                             [(p.start, p.end) for p in periods[:-1]])
+        values = [(p.label, earlier.value) for p, earlier in zip(periods[:-1], past, strict=True)]
         values.append((period.label, reading.value))
         trend = sparkline(values, lambda v: figure(v, reading.unit), item.goal, what=item.label)
         return Figure(item.index, item.label, item.reading, item.line, item.goal, item.status, item.status_text,

@@ -242,3 +242,27 @@ def test_freshness_is_the_newest_input_sync(engine: MetricEngine, db: Database, 
     assert value.as_dict()["data_age_seconds"] == 180
     # The reopen rate does not read time entries: its data is as old as the newest ticket's sync.
     assert csat.data_synced_at == synced - dt.timedelta(hours=1)
+
+
+def test_series_reads_each_period_as_values_does(engine: MetricEngine, db: Database, world: World) -> None:
+    """A trend's periods in one call: March closed (frozen, then the data changes), April
+    materialised (stale until a refresh), January and February live, a custom range and a
+    quarter of another kind — each exactly what :meth:`MetricEngine.values` answers."""
+    key, params = "time_entry_timeliness_pct", {"within_minutes": 60}
+    track(engine, db, world, key, **params)
+    with db.session(world.tenant_id) as session:
+        engine.close_period(session, world.tenant_id, MARCH)
+        session.execute(update(TimeEntry).where(TimeEntry.id == world["e6"]).values(entered_at=ny(3, 20, 11)))
+    months = [Period("month", dt.date(2024, m, 1), dt.date(2024, m + 1, 1)) for m in (1, 2, 3, 4)]
+    wanted = [*months, Period("custom", dt.date(2024, 3, 5), dt.date(2024, 3, 25)),
+              Period("quarter", dt.date(2024, 1, 1), dt.date(2024, 4, 1))]
+    with db.session(world.tenant_id) as session:
+        for subjects in (None, ["1"], ["2", "9"]):
+            series = engine.series(session, world.tenant_id, key, "person", wanted, params, subjects)
+            each = {p: engine.values(session, world.tenant_id, key, "person", p, params, subjects) for p in wanted}
+            assert list(series) == wanted
+            assert {p: [v.as_dict() for v in values] for p, values in series.items()} == \
+                   {p: [v.as_dict() for v in values] for p, values in each.items()}
+        live = engine.series(session, world.tenant_id, key, "person", months[:2], params)
+        assert live == {p: engine.compute(session, world.tenant_id, key, "person", p, params) for p in months[:2]}
+        assert all(v.closed for v in series[months[2]]) and series[months[2]]
