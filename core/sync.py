@@ -71,6 +71,8 @@ LOCK_WAIT_SECONDS = 1800.0
 KEY_LENGTH = 200
 """Longest record key stored in quarantine and pending rows (their column width)."""
 
+ANALYZE_AFTER_ROWS = 1000
+"""A run that upserts at least this many rows refreshes its table's planner statistics."""
 RECONCILE_RUN_SUFFIX = ":reconcile"
 """``sync_runs.entity`` of a reconciliation is the entity with this suffix: the scheduler
 reads when each entity was last scanned and last reconciled from the same table, and a
@@ -557,10 +559,18 @@ class _Run:
             raise
         else:
             self.finish("succeeded")
+            self.refresh_statistics()
         finally:
             if self.owns_connector:
                 self.connector.close()
         return self.result
+
+    def refresh_statistics(self) -> None:
+        """After a run that wrote many rows (a first sync, a full resync), analyse the
+        entity's table so metric queries are planned for its real size (:meth:`Database.analyze`)."""
+        model = ENTITY_MODELS.get(self.entity)
+        if model is not None and self.result.upserted >= ANALYZE_AFTER_ROWS:
+            self.podium.db.analyze(model.__tablename__)
 
 
 def _check_trigger(trigger: str) -> None:

@@ -19,7 +19,7 @@ import pytest
 import redis
 from click.testing import CliRunner, Result
 from tests.source_plugin import Fault, TinyVendor, iso, serve
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from podium import hookimpl
 from podium.cli import Runtime, cli
@@ -36,7 +36,7 @@ from podium.models import (
     TimeEntry,
 )
 from podium.runtime import Podium
-from podium.sync import fetch_records, sync_connection, sync_entity
+from podium.sync import ANALYZE_AFTER_ROWS, fetch_records, sync_connection, sync_entity
 
 API_KEY = "tiny-live-key-5b1e0c9d7a"
 SECRET_KEY = "test-secret-key-for-the-sync-suite"
@@ -575,3 +575,27 @@ def test_cli_adds_tests_lists_and_syncs_a_connection_without_showing_its_secret(
         assert connection.status == "failing" and API_KEY not in (connection.last_test_message or "")
     for result in (added, tested, synced, failing, listed):
         assert API_KEY not in result.output
+
+
+def analysed(podium: Podium, table: str) -> bool:
+    """Whether the planner has statistics of ``table`` (PostgreSQL's last analyse, SQLite's sqlite_stat1)."""
+    with podium.db.engine.connect() as conn:
+        if podium.db.dialect == "postgresql":
+            return conn.execute(text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = :t"),
+                                {"t": table}).scalar() is not None
+        has_stats = conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).scalar()
+        return bool(has_stats) and conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = :t"),
+                                                {"t": table}).scalar() > 0
+
+
+def test_a_sync_that_writes_many_rows_refreshes_the_planners_statistics(
+    podium: Podium, tenant_id: int, connection_id: int, vendor: TinyVendor
+) -> None:
+    put_ticket(vendor, 1)
+    assert sync_entity(podium, tenant_id, connection_id, "ticket").upserted == 1
+    assert not analysed(podium, "tickets"), "one row is no reason to analyse"
+    for record_id in range(2, ANALYZE_AFTER_ROWS + 2):
+        put_ticket(vendor, record_id, summary=f"bulk {record_id}")
+    result = sync_entity(podium, tenant_id, connection_id, "ticket", full=True)
+    assert result.upserted >= ANALYZE_AFTER_ROWS
+    assert analysed(podium, "tickets")

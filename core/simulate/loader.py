@@ -222,6 +222,7 @@ def load_world(
     for batch in _batches(world.daily_entries(), batch_size * 5):
         with db.session(tenant_id) as session:
             writer.write(session, "time_entry", batch)
+    db.analyze(*(ENTITY_MODELS[entity].__tablename__ for entity in report.records))
     return report
 
 
