@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
@@ -105,10 +105,16 @@ class Database:
         nested loops that turn a 0.1 s metric query into seconds. SQLite's planner likewise
         reads ``sqlite_stat1``, which only ``ANALYZE`` writes.
         """
-        preparer = self.engine.dialect.identifier_preparer
-        with self.engine.begin() as conn:
-            for table in tables:
-                conn.exec_driver_sql(f"ANALYZE {preparer.quote(table)}")
+        with self.sessions() as session, session.begin():
+            analyze(session, *tables)
+
+
+def analyze(session: Session, *tables: str) -> None:
+    """``ANALYZE`` each of ``tables`` inside ``session``'s transaction (both PostgreSQL and
+    SQLite allow it there, and count the transaction's own new rows): see :meth:`Database.analyze`."""
+    preparer = session.get_bind().dialect.identifier_preparer
+    for table in tables:
+        session.execute(text(f"ANALYZE {preparer.quote(table)}"))
 
 
 @event.listens_for(Session, "do_orm_execute")

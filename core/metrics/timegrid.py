@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from podium.db import analyze
 from podium.metrics.periods import CalendarSettings, containing
 from podium.models import MetricBusinessSpan, MetricDay, MetricTimeGrid, Tenant
 from podium.org import calendars
@@ -77,6 +78,8 @@ def ensure(session: Session, tenant_id: int, start: dt.date, end: dt.date) -> No
     else:
         grid.fingerprint, grid.covers_from, grid.covers_to = fingerprint, covers_from, covers_to
     session.flush()
+    # Every metric query joins the grid: plan it for the rows just written, not as empty.
+    analyze(session, MetricDay.__tablename__, MetricBusinessSpan.__tablename__)
 
 
 def _rows(
