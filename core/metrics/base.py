@@ -26,6 +26,7 @@ The selectable's columns, by label (:data:`ROW_COLUMNS`):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any, ClassVar, Literal
 
 from marshmallow import Schema, ValidationError
@@ -129,6 +130,12 @@ class Metric:
 
     def dumped_params(self) -> dict[str, Any]:
         """The parameters in their JSON form (what a definition version stores)."""
+        return dict(self._dumped)
+
+    @functools.cached_property
+    def _dumped(self) -> dict[str, Any]:
+        # Dumped once per instance: a pod render asks hundreds of times, and a schema
+        # instance costs more than the figure's own query on a small tenant.
         return self.params_schema().dump(self.params)
 
     def select(self, tables: Any) -> Any:
