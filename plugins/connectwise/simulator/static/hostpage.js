@@ -59,4 +59,8 @@
       reply({ response: "getscreenobject", data: screenObject });
     }
   });
+
+  /* Like Manage's client, which inserts pod frames itself, load each pod only now that the
+   * listener is in place: a pod's one "ready" can never arrive before anyone listens. */
+  frames.forEach(function (frame) { frame.src = frame.dataset.src; });
 })();
