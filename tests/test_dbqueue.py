@@ -18,7 +18,7 @@ from podium.dbqueue import DbQueueWorker, claim, prune, reap_lost
 from podium.jobs import FAILURE_TTL, enqueue, failed_jobs, pending_jobs
 from podium.models import DbJob
 from podium.runtime import Podium
-from tests.test_jobs import cli_env, db_jobs, job_plugins, ran, wait_until  # noqa: F401 - db_jobs, job_plugins: fixtures
+from tests.test_jobs import RETRY_BACKOFF, cli_env, db_jobs, job_plugins, ran, wait_until  # noqa: F401 - db_jobs, job_plugins: fixtures
 
 
 def job_row(podium: Podium, job_id: str) -> DbJob:
@@ -91,7 +91,7 @@ def test_retries_with_backoff_then_the_failure_is_kept_and_listed(db_jobs: Podiu
     assert burst(db_jobs) == 2  # attempt 1 fails and is due again at once (back-off 0); attempt 2 fails
     row = job_row(db_jobs, job_id)
     assert (row.status, row.attempts) == ("queued", 2)
-    assert row.run_after >= before + dt.timedelta(seconds=1)  # back-off before the 3rd attempt
+    assert row.run_after >= before + dt.timedelta(seconds=RETRY_BACKOFF)  # back-off before the 3rd attempt
     assert row.error is not None and "RuntimeError: boom: flaky" in row.error
     assert burst(db_jobs) == 0  # not due yet
 

@@ -37,6 +37,10 @@ from podium.scheduler import Scheduler
 from tests.conftest import TEST_SECRET_KEY
 from tests.source_plugin import TinyVendor, iso, serve
 
+RETRY_BACKOFF = 4
+"""Seconds ``test_fail`` waits before its third attempt: long enough that a busy CI machine
+cannot let it fall due between two checks a test expects to see it waiting."""
+
 JOBS_PLUGIN = textwrap.dedent('''
     """Job types for Podium's queue tests, registered the way a plugin registers its own."""
     import time
@@ -68,10 +72,10 @@ JOBS_PLUGIN = textwrap.dedent('''
 
     register_job_type(JobType("test_record", record, timeout=10, max_attempts=1, queue="test",
                               key=lambda a: f"test-{a['tenant_id']}-{a['label']}", merge="external_ids"))
-    register_job_type(JobType("test_fail", fail, timeout=10, max_attempts=3, backoff=(0, 1), queue="test"))
+    register_job_type(JobType("test_fail", fail, timeout=10, max_attempts=3, backoff=(0, RETRY_BACKOFF), queue="test"))
     register_job_type(JobType("test_give_up", give_up, timeout=10, max_attempts=3, backoff=(0,), queue="test"))
     register_job_type(JobType("test_hang", hang, timeout=1, max_attempts=1, queue="test"))
-''')
+''').replace("RETRY_BACKOFF", str(RETRY_BACKOFF))
 
 
 @pytest.fixture
@@ -294,12 +298,12 @@ def test_rq_worker_process_runs_times_out_and_records_failures(rq_jobs: Podium, 
 def test_rq_retries_with_backoff_then_fails_visibly(rq_jobs: Podium, tenant_id: int) -> None:
     job_id = enqueue(rq_jobs, "test_fail", tenant_id=tenant_id, label="flaky").id
     started = dt.datetime.now(dt.timezone.utc)
-    rq_burst(rq_jobs)  # attempt 1 fails, retried at once (back-off 0); attempt 2 fails → waits 1 s
+    rq_burst(rq_jobs)  # attempt 1 fails, retried at once (back-off 0); attempt 2 fails → waits RETRY_BACKOFF
     client = redis_client(rq_jobs.config.redis_url or "")
     scheduled = ScheduledJobRegistry("test", connection=client)
     assert scheduled.get_job_ids() == [job_id]
     retry_at = scheduled.get_scheduled_time(job_id)  # RQ keeps whole seconds
-    assert retry_at >= started.replace(microsecond=0) + dt.timedelta(seconds=1)
+    assert retry_at >= started.replace(microsecond=0) + dt.timedelta(seconds=RETRY_BACKOFF)
     assert failed_jobs(rq_jobs) == []
 
     wait_until(retry_at)
